@@ -1,0 +1,54 @@
+# ai-detector — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODEL_STORE ?= model_store
+LOGS ?= logs
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
+	@command -v java >/dev/null || { echo "TorchServe needs Java 17+: apt-get install -y openjdk-17-jre-headless"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, from this machine's disk (a CUDA build that runs on the CPU).
+	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the project with every extra
+
+mar: $(STAMP) ## Build model_store/ai-detector.mar (models/model if present, else the packaged default)
+	$(BIN)/python -m ai_detector.package --out $(MODEL_STORE)
+
+serve: mar ## Set up, build the archive and start TorchServe on 127.0.0.1:8080
+	$(BIN)/python -m ai_detector.server start --model-store $(MODEL_STORE) --logs $(LOGS)
+	@echo "Stop it with: make stop"
+
+stop: ## Stop the TorchServe started by `make serve`
+	$(BIN)/python -m ai_detector.server stop --logs $(LOGS)
+
+test: $(STAMP) ## Set up and run every test (unit + integration with a real TorchServe)
+	$(BIN)/pytest
+
+test-fast: $(STAMP) ## Unit tests only
+	$(BIN)/pytest tests/unit -m "not slow"
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check src serve tests
+	$(BIN)/ruff format --check src serve tests
+	$(BIN)/mypy
+
+repro: $(STAMP) ## Run the training pipeline (dvc repro) on the data in configs/sources
+	$(BIN)/dvc repro
+
+clean: ## Remove build outputs (keeps .venv)
+	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help setup mar serve stop test test-fast lint repro clean

@@ -1,0 +1,96 @@
+"""Model metadata: everything needed to use a trained model, saved next to its weights.
+
+A model directory holds ``metadata.json`` beside the model file. Labels, input size,
+normalisation, the decision threshold and the calibration temperature are read from
+here by every consumer (Predictor, handler, evaluation, export), never repeated as
+constants (nanoGPT keeps its model args in the checkpoint for the same reason).
+
+    python -c "from ai_detector.metadata import ModelMetadata; print(ModelMetadata.load('models/model'))"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ai_detector.preprocess import ImageSpec
+
+METADATA_FILE = "metadata.json"
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a consumer of a trained model needs to know about it."""
+
+    labels: tuple[str, ...]
+    version: str
+    model_file: str = "model.onnx"
+    backbone: str = "tf_efficientnet_lite0"
+    input_size: int = 224
+    resize_size: int = 256
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    # The label of authentic photos. An image is called fake when the summed
+    # probability of all other labels reaches ``fake_threshold`` (chosen on validation
+    # to reach a recall target), and then gets the most probable fake label.
+    real_label: str = "Real"
+    fake_threshold: float = 0.5
+    # Temperature scaling of the logits (1.0 = uncalibrated).
+    temperature: float = 1.0
+    precision: str = "fp32"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.labels) < 2:
+            raise ValueError(f"a model needs at least two labels, got {self.labels!r}")
+        if self.real_label not in self.labels:
+            raise ValueError(f"real_label {self.real_label!r} is not one of {self.labels!r}")
+        if not 0.0 < self.fake_threshold < 1.0:
+            raise ValueError(f"fake_threshold must be in (0, 1), got {self.fake_threshold}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if self.resize_size < self.input_size:
+            raise ValueError("resize_size must be at least input_size")
+
+    @property
+    def image_spec(self) -> ImageSpec:
+        return ImageSpec(self.input_size, self.resize_size, self.mean, self.std)
+
+    @property
+    def real_index(self) -> int:
+        return self.labels.index(self.real_label)
+
+    def replace(self, **changes: Any) -> ModelMetadata:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown metadata fields: {sorted(unknown)}")
+        values = dict(data)
+        for key in ("labels", "mean", "std"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def save(self, model_dir: str | Path) -> Path:
+        path = Path(model_dir) / METADATA_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> ModelMetadata:
+        path = Path(model_dir) / METADATA_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"no {METADATA_FILE} in model directory {model_dir}")
+        return cls.from_dict(json.loads(path.read_text()))

@@ -1,0 +1,174 @@
+"""Run a trained, exported model on images, with or without TorchServe.
+
+The Predictor reads ``metadata.json`` and the ONNX model from a model directory,
+preprocesses with :mod:`ai_detector.preprocess`, runs onnxruntime on a whole batch
+at once and turns logits into a verdict with the stored calibration and threshold.
+
+    python -m ai_detector.predictor photo.jpg [more.png ...]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from ai_detector.errors import InputError
+from ai_detector.metadata import METADATA_FILE, ModelMetadata
+from ai_detector.preprocess import preprocess_bytes
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+# What `dvc repro` produces; it wins over the packaged default when present.
+PIPELINE_MODEL_DIR = Path("models") / "model"
+MODEL_DIR_ENV = "AI_DETECTOR_MODEL_DIR"
+THREADS_ENV = "AI_DETECTOR_THREADS"
+
+
+def resolve_model_dir(explicit: str | Path | None = None) -> Path:
+    """Explicit path, else $AI_DETECTOR_MODEL_DIR, else ./models/model, else the default."""
+    for candidate in (explicit, os.environ.get(MODEL_DIR_ENV)):
+        if candidate:
+            path = Path(candidate)
+            if not (path / METADATA_FILE).is_file():
+                raise FileNotFoundError(f"{path} is not a model directory (no {METADATA_FILE})")
+            return path
+    if (PIPELINE_MODEL_DIR / METADATA_FILE).is_file():
+        return PIPELINE_MODEL_DIR
+    return DEFAULT_MODEL_DIR
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    model_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "confidence": self.confidence,
+            "probabilities": self.probabilities,
+            "model_version": self.model_version,
+        }
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    scaled = logits.astype(np.float64) / temperature
+    scaled -= scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def decide(probabilities: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
+    """Label index per row: a fake label once P(not real) reaches the threshold."""
+    real = metadata.real_index
+    fake_mass = 1.0 - probabilities[:, real]
+    masked = probabilities.copy()
+    masked[:, real] = -1.0
+    return np.where(fake_mass >= metadata.fake_threshold, masked.argmax(axis=1), real)
+
+
+class Predictor:
+    """Classify images with an exported ONNX model; thread-safe for concurrent calls."""
+
+    def __init__(self, model_dir: str | Path | None = None, threads: int | None = None) -> None:
+        self.model_dir = resolve_model_dir(model_dir)
+        self.metadata = ModelMetadata.load(self.model_dir)
+        self.spec = self.metadata.image_spec
+        options = ort.SessionOptions()
+        threads = threads or int(os.environ.get(THREADS_ENV, "0"))
+        options.intra_op_num_threads = threads  # 0 lets onnxruntime use every core
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        model_path = self.model_dir / self.metadata.model_file
+        self.session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
+        log.info(
+            "loaded model %s (%s, %s) from %s",
+            self.metadata.version,
+            self.metadata.precision,
+            ", ".join(self.metadata.labels),
+            self.model_dir,
+        )
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Raw model output for a preprocessed float32 batch (N, 3, H, W)."""
+        (output,) = self.session.run(None, {self.input_name: batch})
+        return np.asarray(output)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities (N, labels) for a preprocessed batch."""
+        return softmax(self.logits(batch), self.metadata.temperature)
+
+    def predict_arrays(self, batch: np.ndarray) -> list[Prediction]:
+        probabilities = self.probabilities(batch)
+        chosen = decide(probabilities, self.metadata)
+        labels = self.metadata.labels
+        return [
+            Prediction(
+                label=labels[index],
+                confidence=round(float(row[index]), 6),
+                probabilities={label: round(float(p), 6) for label, p in zip(labels, row)},
+                model_version=self.metadata.version,
+            )
+            for row, index in zip(probabilities, chosen)
+        ]
+
+    def preprocess(self, data: bytes) -> np.ndarray:
+        return preprocess_bytes(data, self.spec)
+
+    def predict_bytes(self, items: Sequence[bytes]) -> list[Prediction | InputError]:
+        """Classify encoded images in one model call; bad ones come back as errors."""
+        results: list[Prediction | InputError] = []
+        arrays: list[np.ndarray] = []
+        slots: list[int] = []
+        for data in items:
+            try:
+                arrays.append(self.preprocess(data))
+                slots.append(len(results))
+                results.append(InputError("pending"))
+            except InputError as error:
+                results.append(error)
+        if arrays:
+            for slot, prediction in zip(slots, self.predict_arrays(np.stack(arrays))):
+                results[slot] = prediction
+        return results
+
+    def predict_one(self, data: bytes) -> Prediction:
+        """Classify one encoded image; raises :class:`InputError` on bad input."""
+        (result,) = self.predict_bytes([data])
+        if isinstance(result, InputError):
+            raise result
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    paths = sys.argv[1:] if argv is None else argv
+    predictor = Predictor()
+    failed = 0
+    for path in paths:
+        try:
+            result = predictor.predict_one(Path(path).read_bytes())
+            sys.stdout.write(f"{path}\t{json.dumps(result.to_dict())}\n")
+        except (InputError, OSError) as error:
+            failed += 1
+            log.error("%s: %s", path, error)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

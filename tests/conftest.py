@@ -1,0 +1,99 @@
+"""Shared fixtures: tiny images made in memory and a tiny ONNX model directory.
+
+Nothing here reads ../shared or the network: every image and model is built by the
+test run itself.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ai_detector.metadata import ModelMetadata
+
+TINY_LABELS = ("Real", "AI-generated", "Deepfake")
+
+
+def encode_image(image: Image.Image, fmt: str = "JPEG", **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def textured_image(size: tuple[int, int] = (320, 240), seed: int = 0, tint: str = "none") -> Image.Image:
+    """A photo-like RGB image: smooth gradients plus noise, optionally tinted."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack(
+        [128 + 100 * np.sin(x / 37.0 + seed), 128 + 100 * np.cos(y / 23.0), 128 + 60 * np.sin((x + y) / 51.0)],
+        axis=-1,
+    )
+    base += rng.normal(0, 12, size=base.shape)
+    if tint == "red":
+        base[..., 0] += 80
+        base[..., 2] -= 80
+    elif tint == "blue":
+        base[..., 2] += 80
+        base[..., 0] -= 80
+    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
+
+
+@pytest.fixture
+def make_image() -> Callable[..., bytes]:
+    """Encoded image bytes: make_image(fmt="PNG", size=(64, 48), seed=1, tint="red")."""
+
+    def _make(fmt: str = "JPEG", size: tuple[int, int] = (320, 240), seed: int = 0, tint: str = "none") -> bytes:
+        image = textured_image(size, seed, tint)
+        if fmt == "GIF":
+            image = image.convert("P")
+        return encode_image(image, fmt)
+
+    return _make
+
+
+def write_tiny_onnx_model(model_dir: Path, labels: tuple[str, ...] = TINY_LABELS) -> ModelMetadata:
+    """A real ONNX classifier small enough to build in milliseconds.
+
+    It averages each colour channel and maps the three means linearly to one logit
+    per label: red-tinted images come out "AI-generated", blue ones "Deepfake",
+    neutral ones "Real" — enough to check that pixels really reach the model.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = np.zeros((3, len(labels)), dtype=np.float32)
+    weights[0, 1] = 6.0  # red   -> AI-generated
+    weights[2, 2] = 6.0  # blue  -> Deepfake
+    bias = np.array([1.0, -1.0, -1.0][: len(labels)], dtype=np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["input"], ["pooled"], axes=[2, 3], keepdims=0),
+            helper.make_node("MatMul", ["pooled", "W"], ["scores"]),
+            helper.make_node("Add", ["scores", "B"], ["logits"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, 224, 224])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(labels)])],
+        [numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(model_dir / "model.onnx"))
+    metadata = ModelMetadata(labels=labels, version="tiny-test-1", fake_threshold=0.5)
+    metadata.save(model_dir)
+    return metadata
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path: Path) -> Path:
+    model_dir = tmp_path / "tiny_model"
+    write_tiny_onnx_model(model_dir)
+    return model_dir
