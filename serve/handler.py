@@ -21,7 +21,7 @@ from ai_detector.serving import answer_batch
 log = logging.getLogger(__name__)
 
 
-class AIDetectorHandler(BaseHandler):  # type: ignore[misc]
+class AIDetectorHandler(BaseHandler):
     """Classify a batch of images; each request gets its own 200 or 4xx JSON answer."""
 
     def initialize(self, context: Context) -> None:

@@ -25,13 +25,19 @@ def encode_image(image: Image.Image, fmt: str = "JPEG", **options: object) -> by
     return buffer.getvalue()
 
 
-def textured_image(size: tuple[int, int] = (320, 240), seed: int = 0, tint: str = "none") -> Image.Image:
+def textured_image(
+    size: tuple[int, int] = (320, 240), seed: int = 0, tint: str = "none"
+) -> Image.Image:
     """A photo-like RGB image: smooth gradients plus noise, optionally tinted."""
     rng = np.random.default_rng(seed)
     width, height = size
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     base = np.stack(
-        [128 + 100 * np.sin(x / 37.0 + seed), 128 + 100 * np.cos(y / 23.0), 128 + 60 * np.sin((x + y) / 51.0)],
+        [
+            128 + 100 * np.sin(x / 37.0 + seed),
+            128 + 100 * np.cos(y / 23.0),
+            128 + 60 * np.sin((x + y) / 51.0),
+        ],
         axis=-1,
     )
     base += rng.normal(0, 12, size=base.shape)
@@ -48,7 +54,9 @@ def textured_image(size: tuple[int, int] = (320, 240), seed: int = 0, tint: str 
 def make_image() -> Callable[..., bytes]:
     """Encoded image bytes: make_image(fmt="PNG", size=(64, 48), seed=1, tint="red")."""
 
-    def _make(fmt: str = "JPEG", size: tuple[int, int] = (320, 240), seed: int = 0, tint: str = "none") -> bytes:
+    def _make(
+        fmt: str = "JPEG", size: tuple[int, int] = (320, 240), seed: int = 0, tint: str = "none"
+    ) -> bytes:
         image = textured_image(size, seed, tint)
         if fmt == "GIF":
             image = image.convert("P")

@@ -15,7 +15,7 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -36,7 +36,12 @@ _EXPANDED = {
     "_project_conv": "conv_pwl",
     "_bn2": "bn3",
 }
-_DEPTHWISE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_DEPTHWISE = {
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn1",
+    "_project_conv": "conv_pw",
+    "_bn2": "bn2",
+}
 _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2"}
 _FC = {"_fc": "classifier"}
 
@@ -78,7 +83,9 @@ def map_efficientnet_pytorch_keys(
     return target
 
 
-def create_backbone(num_classes: int = IMAGENET_CLASSES, pretrained: bool = True) -> torch.nn.Module:
+def create_backbone(
+    num_classes: int = IMAGENET_CLASSES, pretrained: bool = True
+) -> torch.nn.Module:
     """timm EfficientNet-Lite0; with ``pretrained`` the ImageNet weights are loaded.
 
     For ``num_classes`` other than 1000 the classifier starts fresh (zeros), the rest
@@ -91,18 +98,22 @@ def create_backbone(num_classes: int = IMAGENET_CLASSES, pretrained: bool = True
     if not pretrained:
         return model
     source = torch.load(pretrained_weights_path(), map_location="cpu", weights_only=True)
-    positions = [(s, j) for s, stage in enumerate(model.blocks) for j in range(len(stage))]
+    blocks: Any = model.blocks
+    positions = [(s, j) for s, stage in enumerate(blocks) for j in range(len(stage))]
     weights = map_efficientnet_pytorch_keys(source, positions)
     if num_classes != IMAGENET_CLASSES:
         weights = {k: v for k, v in weights.items() if not k.startswith("classifier.")}
-        torch.nn.init.zeros_(model.classifier.weight)
-        torch.nn.init.zeros_(model.classifier.bias)
+        classifier: Any = model.classifier
+        torch.nn.init.zeros_(classifier.weight)
+        torch.nn.init.zeros_(classifier.bias)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if num_classes != IMAGENET_CLASSES:
         missing = [k for k in missing if not k.startswith("classifier.")]
     if missing or unexpected:
-        raise RuntimeError(f"weights do not fit {BACKBONE}: missing={missing} unexpected={unexpected}")
+        raise RuntimeError(
+            f"weights do not fit {BACKBONE}: missing={missing} unexpected={unexpected}"
+        )
     return model.eval()
 
 
@@ -118,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             probs = model(torch.from_numpy(array)[None]).softmax(dim=1)[0]
         top = probs.topk(5)
-        log.info("%s: %s", path, [(int(i), round(float(p), 3)) for p, i in zip(*top)])
+        log.info("%s: %s", path, [(int(i), round(float(p), 3)) for p, i in zip(*top, strict=True)])
     return 0
 
 

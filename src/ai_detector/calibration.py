@@ -25,9 +25,13 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def choose_threshold(
-    probabilities: np.ndarray, labels: np.ndarray, real_index: int, policy: str, recall_target: float
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    real_index: int,
+    policy: str,
+    recall_target: float,
 ) -> float:
-    """Threshold on P(not real): max balanced accuracy, or the highest reaching the recall target."""
+    """Threshold on P(not real): best balanced accuracy, or the highest reaching the recall."""
     fake_score = 1.0 - probabilities[:, real_index]
     is_fake = labels != real_index
     if is_fake.all() or not is_fake.any():
@@ -44,7 +48,9 @@ def choose_threshold(
         elif policy == "balanced":
             value = (recall + specificity) / 2
             # Among equals prefer the threshold closest to 0.5, the least surprising one.
-            if value > best_value + 1e-9 or (abs(value - best_value) <= 1e-9 and abs(threshold - 0.5) < abs(best - 0.5)):
+            if value > best_value + 1e-9 or (
+                abs(value - best_value) <= 1e-9 and abs(threshold - 0.5) < abs(best - 0.5)
+            ):
                 best, best_value = float(threshold), float(value)
         else:
             raise ValueError(f"unknown threshold policy {policy!r}")

@@ -27,7 +27,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from sklearn.metrics import f1_score
 
@@ -36,6 +42,7 @@ from ai_detector.metadata import ModelMetadata
 from ai_detector.params import ExportParams, load_params
 from ai_detector.predictor import decide, softmax
 from ai_detector.preprocess import ImageSpec, preprocess_bytes
+from ai_detector.tracking import log_artifacts, register_onnx, stage_run
 from ai_detector.train import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -45,11 +52,13 @@ def preprocess_records(records: list[Record], spec: ImageSpec) -> np.ndarray:
     return np.stack([preprocess_bytes(r.read_bytes(), spec) for r in records])
 
 
-class ArrayReader(CalibrationDataReader):  # type: ignore[misc]
+class ArrayReader(CalibrationDataReader):
     """Feeds preprocessed calibration images to the quantiser in small batches."""
 
     def __init__(self, arrays: np.ndarray, input_name: str, batch_size: int = 8) -> None:
-        self.batches = iter([{input_name: arrays[i : i + batch_size]} for i in range(0, len(arrays), batch_size)])
+        self.batches = iter(
+            [{input_name: arrays[i : i + batch_size]} for i in range(0, len(arrays), batch_size)]
+        )
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self.batches, None)
@@ -59,8 +68,15 @@ def export_onnx(model: torch.nn.Module, spec: ImageSpec, path: Path, opset: int)
     dummy = torch.randn(2, 3, spec.input_size, spec.input_size)
     batch = torch.export.Dim("batch", min=1, max=1024)
     torch.onnx.export(
-        model, (dummy,), str(path), input_names=["input"], output_names=["logits"],
-        opset_version=opset, dynamo=True, external_data=False, dynamic_shapes=({0: batch},),
+        model,
+        (dummy,),
+        str(path),
+        input_names=["input"],
+        output_names=["logits"],
+        opset_version=opset,
+        dynamo=True,
+        external_data=False,
+        dynamic_shapes=({0: batch},),
     )
     onnx.checker.check_model(str(path))
 
@@ -74,14 +90,23 @@ def session(path: Path, threads: int = 0) -> ort.InferenceSession:
 def run(path: Path, arrays: np.ndarray, batch_size: int = 32) -> np.ndarray:
     sess = session(path)
     name = sess.get_inputs()[0].name
-    return np.concatenate([sess.run(None, {name: arrays[i : i + batch_size]})[0] for i in range(0, len(arrays), batch_size)])
+    return np.concatenate(
+        [
+            sess.run(None, {name: arrays[i : i + batch_size]})[0]
+            for i in range(0, len(arrays), batch_size)
+        ]
+    )
 
 
 def latency(path: Path, spec: ImageSpec, threads: int = 1) -> dict[str, float]:
     """Model-only speed: median ms at batch 1 and images/s at batch 8, ``threads`` threads."""
     sess = session(path, threads)
     name = sess.get_inputs()[0].name
-    one = np.random.default_rng(0).standard_normal((1, 3, spec.input_size, spec.input_size)).astype(np.float32)
+    one = (
+        np.random.default_rng(0)
+        .standard_normal((1, 3, spec.input_size, spec.input_size))
+        .astype(np.float32)
+    )
     eight = np.repeat(one, 8, axis=0)
     timings = []
     for _ in range(30):
@@ -91,10 +116,16 @@ def latency(path: Path, spec: ImageSpec, threads: int = 1) -> dict[str, float]:
     start = time.perf_counter()
     for _ in range(10):
         sess.run(None, {name: eight})
-    return {"batch1_ms": 1000 * float(np.median(timings[5:])), "batch8_img_per_s": 80 / (time.perf_counter() - start), "threads": threads}
+    return {
+        "batch1_ms": 1000 * float(np.median(timings[5:])),
+        "batch8_img_per_s": 80 / (time.perf_counter() - start),
+        "threads": threads,
+    }
 
 
-def parity(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray, metadata: ModelMetadata) -> dict[str, float]:
+def parity(
+    reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray, metadata: ModelMetadata
+) -> dict[str, float]:
     ref_pred = decide(softmax(reference, metadata.temperature), metadata)
     cand_pred = decide(softmax(candidate, metadata.temperature), metadata)
     return {
@@ -105,7 +136,9 @@ def parity(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray, met
     }
 
 
-def export(params: ExportParams, checkpoint: Path, records_path: Path, out_dir: Path) -> dict[str, Any]:
+def export(
+    params: ExportParams, checkpoint: Path, records_path: Path, out_dir: Path
+) -> dict[str, Any]:
     model, metadata = load_checkpoint(checkpoint)
     spec = metadata.image_spec
     index = {label: i for i, label in enumerate(metadata.labels)}
@@ -118,27 +151,44 @@ def export(params: ExportParams, checkpoint: Path, records_path: Path, out_dir: 
     with torch.inference_mode():
         torch_logits = model(torch.from_numpy(val_x)).numpy()
     fp32_logits = run(fp32, val_x)
-    report: dict[str, Any] = {"fp32_vs_torch_max_diff": float(np.abs(fp32_logits - torch_logits).max())}
+    report: dict[str, Any] = {
+        "fp32_vs_torch_max_diff": float(np.abs(fp32_logits - torch_logits).max())
+    }
     chosen, precision = fp32, "fp32"
     if params.quantize:
         prepared = work / "model_prep.onnx"
         quant_pre_process(str(fp32), str(prepared))
-        calibration = preprocess_records(read_records(records_path, "train")[:: max(1, len(read_records(records_path, "train")) // params.calibration_images)][: params.calibration_images], spec)
+        calibration = preprocess_records(
+            read_records(records_path, "train")[
+                :: max(1, len(read_records(records_path, "train")) // params.calibration_images)
+            ][: params.calibration_images],
+            spec,
+        )
         candidates = {}
         for method in params.calibration_methods:
             path = work / f"model_int8_{method}.onnx"
             quantize_static(
-                str(prepared), str(path), ArrayReader(calibration, "input"), quant_format=QuantFormat.QDQ,
-                per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                str(prepared),
+                str(path),
+                ArrayReader(calibration, "input"),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
                 calibrate_method=getattr(CalibrationMethod, method),
             )
             candidates[method] = parity(fp32_logits, run(path, val_x), val_y, metadata)
             log.info("int8 %s: %s", method, candidates[method])
-        best = max(candidates, key=lambda m: (candidates[m]["agreement"], candidates[m]["macro_f1"]))
+        best = max(
+            candidates, key=lambda m: (candidates[m]["agreement"], candidates[m]["macro_f1"])
+        )
         result = candidates[best]
         report["int8"] = candidates
         report["int8_best"] = best
-        promoted = result["agreement"] >= params.min_agreement and result["macro_f1_fp32"] - result["macro_f1"] <= params.max_f1_drop
+        promoted = (
+            result["agreement"] >= params.min_agreement
+            and result["macro_f1_fp32"] - result["macro_f1"] <= params.max_f1_drop
+        )
         report["int8_promoted"] = promoted
         if promoted:
             chosen, precision = work / f"model_int8_{best}.onnx", f"int8-{best}"
@@ -156,17 +206,25 @@ def export(params: ExportParams, checkpoint: Path, records_path: Path, out_dir: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--checkpoint", type=Path, default=Path("models/checkpoint.pt"))
     parser.add_argument("--records", type=Path, default=Path("data/prepared/records.csv"))
     parser.add_argument("--out", type=Path, default=Path("models/model"))
     parser.add_argument("--metrics", type=Path, default=Path("metrics/export.json"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    report = export(load_params(args.params).export, args.checkpoint, args.records, args.out)
-    args.metrics.parent.mkdir(parents=True, exist_ok=True)
-    args.metrics.write_text(json.dumps(report, indent=2) + "\n")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    params = load_params(args.params).export
+    with stage_run("export", params) as mlflow:
+        report = export(params, args.checkpoint, args.records, args.out)
+        args.metrics.parent.mkdir(parents=True, exist_ok=True)
+        args.metrics.write_text(json.dumps(report, indent=2) + "\n")
+        log_artifacts(mlflow, args.metrics, args.out / "metadata.json")
+        register_onnx(mlflow, args.out / ModelMetadata.load(args.out).model_file, report)
     return 0
 
 

@@ -5,7 +5,7 @@ normalisation, the decision threshold and the calibration temperature are read f
 here by every consumer (Predictor, handler, evaluation, export), never repeated as
 constants (nanoGPT keeps its model args in the checkpoint for the same reason).
 
-    python -c "from ai_detector.metadata import ModelMetadata; print(ModelMetadata.load('models/model'))"
+    python -c "from ai_detector.metadata import ModelMetadata as M; print(M.load('models/model'))"
 """
 
 from __future__ import annotations

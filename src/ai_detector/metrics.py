@@ -7,6 +7,7 @@ real-vs-fake score, and the expected calibration error of the confidence.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,14 @@ from sklearn.metrics import (
 )
 
 
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+def expected_calibration_error(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = 15
+) -> float:
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, bins + 1)
     error = 0.0
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in itertools.pairwise(edges):
         inside = (confidence > low) & (confidence <= high)
         if inside.any():
             error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
@@ -33,23 +36,33 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
 
 
 def classification_report(
-    probabilities: np.ndarray, predicted: np.ndarray, labels: np.ndarray, names: tuple[str, ...], real_index: int
+    probabilities: np.ndarray,
+    predicted: np.ndarray,
+    labels: np.ndarray,
+    names: tuple[str, ...],
+    real_index: int,
 ) -> dict[str, Any]:
     indices = list(range(len(names)))
-    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=indices, zero_division=0)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=indices, zero_division=0
+    )
     fake_score = 1.0 - probabilities[:, real_index]
     is_fake = labels != real_index
     report: dict[str, Any] = {
         "n": len(labels),
         "accuracy": float(accuracy_score(labels, predicted)),
         "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
-        "macro_f1": float(f1_score(labels, predicted, labels=indices, average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(labels, predicted, labels=indices, average="macro", zero_division=0)
+        ),
         "log_loss": float(log_loss(labels, probabilities, labels=indices)),
         "ece": expected_calibration_error(probabilities, labels),
         "per_class": {
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-            for name, p, r, f, s in zip(names, precision, recall, f1, support)
+            for name, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)
         },
     }
-    report["roc_auc_fake"] = float(roc_auc_score(is_fake, fake_score)) if 0 < is_fake.sum() < len(is_fake) else None
+    report["roc_auc_fake"] = (
+        float(roc_auc_score(is_fake, fake_score)) if 0 < is_fake.sum() < len(is_fake) else None
+    )
     return report

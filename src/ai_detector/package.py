@@ -44,13 +44,19 @@ def build_archive(
         extra.append(card)
     command = [
         venv_tool("torch-model-archiver"),
-        "--model-name", name,
+        "--model-name",
+        name,
         # TorchServe versions must look like numbers; the model's own version is in metadata.json.
-        "--version", "1.0",
-        "--handler", str(handler),
-        "--extra-files", ",".join(str(p) for p in extra),
-        "--config-file", str(config),
-        "--export-path", str(out_dir),
+        "--version",
+        "1.0",
+        "--handler",
+        str(handler),
+        "--extra-files",
+        ",".join(str(p) for p in extra),
+        "--config-file",
+        str(config),
+        "--export-path",
+        str(out_dir),
         "--force",
     ]
     subprocess.run(command, check=True)
@@ -60,14 +66,27 @@ def build_archive(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--model", type=Path, default=None, help="model directory (default: models/model, else the packaged default)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="model directory (default: models/model, else the packaged default)",
+    )
     parser.add_argument("--out", type=Path, default=Path("model_store"))
     parser.add_argument("--name", default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    name = args.name or (load_params(args.params).package.model_name if Path(args.params).is_file() else "ai-detector")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    name = args.name or (
+        load_params(args.params).package.model_name
+        if Path(args.params).is_file()
+        else "ai-detector"
+    )
     build_archive(resolve_model_dir(args.model), args.out, name)
     return 0
 

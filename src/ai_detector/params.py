@@ -22,6 +22,9 @@ class PrepareParams:
     seed: int = 42
     val_fraction: float = 0.15
     test_fraction: float = 0.2
+    # Self-blended deepfakes made from the real faces of this source ("" = none).
+    deepfakes_from: str = ""
+    deepfakes_per_real: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class TrainParams:
     blur_probability: float = 0.1
     input_size: int = 224
     resize_size: int = 256
+    # Backbone stages whose pooled output feeds the head besides the final features.
+    taps: tuple[int, ...] = (2, 4, 6)
     recall_target: float = 0.97
     threshold_policy: str = "balanced"  # "balanced" (max balanced accuracy) or "recall_target"
     version: str = "dev"

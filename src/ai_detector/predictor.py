@@ -121,10 +121,12 @@ class Predictor:
             Prediction(
                 label=labels[index],
                 confidence=round(float(row[index]), 6),
-                probabilities={label: round(float(p), 6) for label, p in zip(labels, row)},
+                probabilities={
+                    label: round(float(p), 6) for label, p in zip(labels, row, strict=True)
+                },
                 model_version=self.metadata.version,
             )
-            for row, index in zip(probabilities, chosen)
+            for row, index in zip(probabilities, chosen, strict=True)
         ]
 
     def preprocess(self, data: bytes) -> np.ndarray:
@@ -143,7 +145,7 @@ class Predictor:
             except InputError as error:
                 results.append(error)
         if arrays:
-            for slot, prediction in zip(slots, self.predict_arrays(np.stack(arrays))):
+            for slot, prediction in zip(slots, self.predict_arrays(np.stack(arrays)), strict=True):
                 results[slot] = prediction
         return results
 

@@ -12,6 +12,7 @@ and bytes that appear under two labels are dropped and reported.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import logging
@@ -21,13 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from PIL import Image
+from PIL import Image, ImageOps
 
-from ai_detector.data.records import Record, write_records
+from ai_detector.data.blend import encode_like, self_blend
+from ai_detector.data.records import DEEPFAKE, REAL, Record, write_records
 from ai_detector.data.sources import SourceConfig, read_source
 from ai_detector.errors import InputError
 from ai_detector.params import PrepareParams, load_params
 from ai_detector.preprocess import decode_image
+from ai_detector.tracking import log_artifacts, log_metrics, stage_run
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,8 @@ def load_source_configs(path: str | Path) -> list[SourceConfig]:
 def _inspect(record: Record) -> tuple[str, tuple[int, int]]:
     """Format and size of a record's image; raises InputError when it cannot be decoded."""
     data = record.read_bytes()
+    decode_image(data, draft_size=64)  # raises InputError on bad data; draft keeps it cheap
     header = Image.open(io.BytesIO(data))
-    decode_image(data, draft_size=64)  # raises on corrupt data; draft keeps it cheap
     return header.format or "?", header.size
 
 
@@ -60,7 +63,10 @@ def deduplicate(records: list[Record]) -> tuple[list[Record], list[dict[str, str
     for group in by_hash.values():
         labels = {r.label for r in group}
         if len(labels) > 1:
-            dropped += [{"path": r.path, "reason": f"same bytes under labels {sorted(labels)}"} for r in group]
+            dropped += [
+                {"path": r.path, "reason": f"same bytes under labels {sorted(labels)}"}
+                for r in group
+            ]
             continue
         # Prefer a copy the source placed in its test split, so test stays test.
         group.sort(key=lambda r: (r.source_split != "test", r.path))
@@ -89,7 +95,36 @@ def assign_splits(records: list[Record], params: PrepareParams) -> list[Record]:
     return sorted(result, key=lambda r: (r.split, r.source, r.label, r.path))
 
 
-def build_report(records: list[Record], stats: dict[str, Any], skipped: list[dict[str, str]]) -> dict[str, Any]:
+def synthesize_deepfakes(
+    records: list[Record], params: PrepareParams, out_dir: Path
+) -> list[Record]:
+    """Self-blended deepfakes of a share of one source's real images, each in its parent's split."""
+    rng = random.Random(params.seed)
+    parents = [r for r in records if r.source == params.deepfakes_from and r.label == REAL]
+    if not parents:
+        raise ValueError(
+            f"deepfakes_from={params.deepfakes_from!r} names no source with real images"
+        )
+    target = out_dir / "synthetic"
+    target.mkdir(parents=True, exist_ok=True)
+    made = []
+    for parent in parents:
+        if rng.random() >= params.deepfakes_per_real:
+            continue
+        data = parent.read_bytes()
+        with Image.open(io.BytesIO(data)) as image:
+            fake = encode_like(self_blend(ImageOps.exif_transpose(image), rng), image.format)
+        digest = hashlib.sha256(fake).hexdigest()
+        path = target / f"{digest[:16]}.jpg"
+        path.write_bytes(fake)
+        made.append(Record(str(path), DEEPFAKE, f"sbi-{parent.source}", digest, parent.split))
+    log.info("made %d self-blended deepfakes from %s", len(made), params.deepfakes_from)
+    return made
+
+
+def build_report(
+    records: list[Record], stats: dict[str, Any], skipped: list[dict[str, str]]
+) -> dict[str, Any]:
     counts: dict[str, Any] = defaultdict(lambda: defaultdict(Counter))
     for record in records:
         counts[record.source][record.label][record.split] += 1
@@ -120,6 +155,8 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
     unique, dropped = deduplicate(good)
     skipped += dropped
     split = assign_splits(unique, params)
+    if params.deepfakes_from:
+        split += synthesize_deepfakes(split, params, out_dir)
     stats = {
         label: {
             "formats": dict(formats[label]),
@@ -138,12 +175,27 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, default=Path("data/prepared"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    prepare(load_params(args.params).prepare, args.out)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    params = load_params(args.params).prepare
+    with stage_run("prepare", params) as mlflow:
+        report = prepare(params, args.out)
+        log_metrics(
+            mlflow,
+            {
+                "total": report["total"],
+                "skipped": len(report["skipped"]),
+                "counts": report["counts"],
+            },
+        )
+        log_artifacts(mlflow, args.out / "report.json")
     return 0
 
 

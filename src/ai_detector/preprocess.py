@@ -88,6 +88,9 @@ def decode_image(
         raise NotAnImageError("the data is not an image in a supported format") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"the image has too many pixels (limit {max_pixels})") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # A known format whose header is already broken (e.g. a JPEG cut after a few bytes).
+        raise CorruptImageError(f"the image is truncated or corrupt: {exc}") from exc
     width, height = image.size
     if width * height > max_pixels:
         raise ImageTooLargeError(
@@ -102,8 +105,7 @@ def decode_image(
         image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
     try:
         image.load()
-        image = ImageOps.exif_transpose(image)
-        return _to_rgb(image)
+        return _to_rgb(ImageOps.exif_transpose(image))
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptImageError(f"the image is truncated or corrupt: {exc}") from exc
 

@@ -44,8 +44,8 @@ def free_port() -> int:
 
 def read_properties(path: Path) -> dict[str, str]:
     values = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
         if line and not line.startswith("#") and "=" in line:
             key, _, value = line.partition("=")
             values[key.strip()] = value.strip()
@@ -82,7 +82,9 @@ class Server:
     def model_ready(self) -> bool:
         """True once every registered worker of the model is READY."""
         try:
-            with urllib.request.urlopen(f"{self.management_url}/models/{self.model_name}", timeout=2) as response:
+            with urllib.request.urlopen(
+                f"{self.management_url}/models/{self.model_name}", timeout=2
+            ) as response:
                 workers = json.loads(response.read())[0].get("workers", [])
         except (OSError, ValueError, IndexError, urllib.error.URLError):
             return False
@@ -94,6 +96,9 @@ def loopback_config(base: Path, target: Path) -> Path:
     values = read_properties(base)
     for key in ("inference_address", "management_address", "metrics_address"):
         values[key] = f"http://127.0.0.1:{free_port()}"
+    # gRPC ports too: a second server on the default 7070/7071 would fail to start.
+    for key in ("grpc_inference_port", "grpc_management_port"):
+        values[key] = str(free_port())
     write_properties(values, target)
     return target
 
@@ -103,21 +108,45 @@ def _environment(log_dir: Path, extra: dict[str, str] | None = None) -> dict[str
     test server run beside `make serve` and lets `stop` find the right one."""
     temp = log_dir / "tmp"
     temp.mkdir(parents=True, exist_ok=True)
-    return {**os.environ, "TMPDIR": str(temp), "TEMP": str(temp), "LOG_LOCATION": str(log_dir), "METRICS_LOCATION": str(log_dir), **(extra or {})}
+    return {
+        **os.environ,
+        "TMPDIR": str(temp),
+        "TEMP": str(temp),
+        "LOG_LOCATION": str(log_dir),
+        "METRICS_LOCATION": str(log_dir),
+        **(extra or {}),
+    }
 
 
-def start(config: Path, model_store: Path, model_name: str, log_dir: Path, timeout: float = 120.0, env: dict[str, str] | None = None) -> Server:
+def start(
+    config: Path,
+    model_store: Path,
+    model_name: str,
+    log_dir: Path,
+    timeout: float = 120.0,
+    env: dict[str, str] | None = None,
+) -> Server:
     """Start TorchServe in the background and wait until the model answers."""
     if shutil.which("java") is None:
         raise RuntimeError("TorchServe needs Java 17 or newer on PATH")
     log_dir.mkdir(parents=True, exist_ok=True)
     server = Server.from_config(config, model_name, log_dir)
     command = [
-        venv_tool("torchserve"), "--start", "--ncs", "--disable-token-auth", "--enable-model-api",
-        "--ts-config", str(config), "--model-store", str(model_store),
-        "--models", f"{model_name}={model_name}.mar",
+        venv_tool("torchserve"),
+        "--start",
+        "--ncs",
+        "--disable-token-auth",
+        "--enable-model-api",
+        "--ts-config",
+        str(config),
+        "--model-store",
+        str(model_store),
+        "--models",
+        f"{model_name}={model_name}.mar",
     ]
-    subprocess.run(command, check=True, env=_environment(log_dir, env), cwd=log_dir, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        command, check=True, env=_environment(log_dir, env), cwd=log_dir, stdout=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.model_ready():
@@ -125,15 +154,26 @@ def start(config: Path, model_store: Path, model_name: str, log_dir: Path, timeo
             return server
         time.sleep(0.5)
     stop(log_dir)
-    raise TimeoutError(f"TorchServe did not become ready in {timeout:.0f}s; see {log_dir}/ts_log.log")
+    raise TimeoutError(
+        f"TorchServe did not become ready in {timeout:.0f}s; see {log_dir}/ts_log.log"
+    )
 
 
 def stop(log_dir: Path) -> None:
-    subprocess.run([venv_tool("torchserve"), "--stop"], check=False, env=_environment(log_dir), cwd=log_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [venv_tool("torchserve"), "--stop"],
+        check=False,
+        env=_environment(log_dir),
+        cwd=log_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("--config", type=Path, default=Path("config.properties"))
     parser.add_argument("--model-store", type=Path, default=Path("model_store"))
@@ -144,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "stop":
         stop(args.logs.resolve())
         return 0
-    server = start(args.config.resolve(), args.model_store.resolve(), args.name, args.logs.resolve())
+    server = start(
+        args.config.resolve(), args.model_store.resolve(), args.name, args.logs.resolve()
+    )
     log.info("Try it:\n  curl -X POST %s -T photo.jpg", server.predict_url)
     return 0
 

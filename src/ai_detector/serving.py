@@ -96,7 +96,7 @@ def answer_batch(predictor: Predictor, requests: list[dict[str, Any]]) -> list[A
     valid = [i for i in range(len(requests)) if i not in errors]
     results = predictor.predict_bytes([images[i] for i in valid])
     answers: list[Answer] = []
-    by_index = dict(zip(valid, results))
+    by_index = dict(zip(valid, results, strict=True))
     for index in range(len(requests)):
         result = errors.get(index) or by_index[index]
         if isinstance(result, InputError):

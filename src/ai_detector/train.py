@@ -1,6 +1,7 @@
 """DVC stage ``train``: fine-tune EfficientNet-Lite0 into a real/fake classifier.
 
-    python -m ai_detector.train [--params params.yaml] [--records data/prepared/records.csv] [--out models]
+    python -m ai_detector.train [--params params.yaml] [--records data/prepared/records.csv]
+                                [--out models] [--cache data/features]
 
 Recipe ``head`` (the fast CPU recipe): the ImageNet backbone is frozen, its pooled
 features are computed once per image view (the clean serving view plus
@@ -13,6 +14,7 @@ validation. Writes ``checkpoint.pt`` (weights + metadata) and ``train_metrics.js
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import random
@@ -25,29 +27,39 @@ import torch
 from tqdm import tqdm
 
 from ai_detector.augment import augment
-from ai_detector.backbone import BACKBONE, create_backbone
+from ai_detector.backbone import BACKBONE
 from ai_detector.calibration import choose_threshold, fit_temperature
 from ai_detector.data.records import Record, ordered_labels, read_records
 from ai_detector.metadata import ModelMetadata
+from ai_detector.model import DetectorNet
 from ai_detector.params import TrainParams, load_params
 from ai_detector.predictor import softmax
 from ai_detector.preprocess import ImageSpec, decode_image, preprocess_image
+from ai_detector.tracking import log_artifacts, log_metrics, stage_run
 
 log = logging.getLogger(__name__)
 
 
-def image_views(records: list[Record], spec: ImageSpec, views: int, params: TrainParams, seed: int) -> Iterator[np.ndarray]:
-    """For each record: its serving view, then ``views`` augmented ones."""
-    rng = random.Random(seed)
+def image_views(
+    records: list[Record], spec: ImageSpec, views: int, params: TrainParams
+) -> Iterator[np.ndarray]:
+    """For each record: its serving view, then ``views`` augmented ones.
+
+    Each image draws its augmentations from its own seed (run seed + image hash), so
+    an image's views do not depend on which other images are in the run.
+    """
     for record in records:
         image = decode_image(record.read_bytes(), draft_size=spec.resize_size)
         yield preprocess_image(image, spec)
+        rng = random.Random(f"{params.seed}-{record.sha256}")
         for _ in range(views):
             yield augment(image, spec, rng, params.jpeg_quality, params.blur_probability)
 
 
 @torch.inference_mode()
-def extract_features(model: torch.nn.Module, arrays: Iterator[np.ndarray], total: int, batch_size: int) -> np.ndarray:
+def extract_features(
+    model: DetectorNet, arrays: Iterator[np.ndarray], total: int, batch_size: int
+) -> np.ndarray:
     """Pooled backbone features (pre-logits) for every array, in batches."""
     chunks, batch = [], []
     progress = tqdm(total=total, desc="features", unit="img", mininterval=5)
@@ -64,13 +76,66 @@ def extract_features(model: torch.nn.Module, arrays: Iterator[np.ndarray], total
     return np.concatenate(chunks)
 
 
-def _features(model: torch.nn.Module, batch: list[np.ndarray]) -> np.ndarray:
+def _features(model: DetectorNet, batch: list[np.ndarray]) -> np.ndarray:
     x = torch.from_numpy(np.stack(batch)).contiguous(memory_format=torch.channels_last)
-    return model.forward_head(model.forward_features(x), pre_logits=True).numpy()
+    return model.features(x).numpy()
+
+
+def cached_features(
+    model: DetectorNet,
+    records: list[Record],
+    spec: ImageSpec,
+    views: int,
+    params: TrainParams,
+    cache_dir: Path | None,
+) -> np.ndarray:
+    """Raw features (len(records) * (1 + views), D), computed once per image and setting.
+
+    Features are cached per image under a folder named by everything that changes
+    them (augmentation settings, taps, sizes, seed), so adding images to a data set
+    only computes the new ones and a cached file is never stale.
+    """
+    settings = json.dumps(
+        [
+            views,
+            params.seed,
+            params.jpeg_quality,
+            params.blur_probability,
+            list(model.taps),
+            spec.input_size,
+            spec.resize_size,
+        ]
+    )
+    folder = cache_dir / hashlib.sha256(settings.encode()).hexdigest()[:16] if cache_dir else None
+    cached = {r.sha256: folder / f"{r.sha256}.npy" for r in records} if folder else {}
+    missing = [r for r in records if not (folder and cached[r.sha256].is_file())]
+    if missing:
+        arrays = image_views(missing, spec, views, params)
+        computed = extract_features(model, arrays, len(missing) * (1 + views), params.batch_size)
+        fresh = dict(
+            zip([r.sha256 for r in missing], np.split(computed, len(missing)), strict=True)
+        )
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
+            for sha, features in fresh.items():
+                np.save(cached[sha], features)
+    else:
+        fresh = {}
+    log.info(
+        "features: %d images computed, %d from cache", len(missing), len(records) - len(missing)
+    )
+    return np.concatenate(
+        [fresh[r.sha256] if r.sha256 in fresh else np.load(cached[r.sha256]) for r in records]
+    )
 
 
 def fit_head(
-    train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, n_classes: int, params: TrainParams
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    n_classes: int,
+    params: TrainParams,
 ) -> tuple[torch.nn.Linear, dict[str, Any]]:
     """A linear head trained with AdamW + cosine schedule, class weights, early stopping."""
     torch.manual_seed(params.seed)
@@ -96,15 +161,26 @@ def fit_head(
         with torch.no_grad():
             val_loss = float(val_loss_fn(head(xv), yv))
         if val_loss < best["loss"] - 1e-4:
-            best = {"loss": val_loss, "epoch": epoch, "state": {k: v.clone() for k, v in head.state_dict().items()}}
+            best = {
+                "loss": val_loss,
+                "epoch": epoch,
+                "state": {k: v.clone() for k, v in head.state_dict().items()},
+            }
         elif epoch - best["epoch"] >= params.patience:
-            log.info("early stop at epoch %d (best %d, val loss %.4f)", epoch, best["epoch"], best["loss"])
+            log.info(
+                "early stop at epoch %d (best %d, val loss %.4f)",
+                epoch,
+                best["epoch"],
+                best["loss"],
+            )
             break
     head.load_state_dict(best["state"])
     return head, {"best_epoch": best["epoch"], "val_loss": best["loss"]}
 
 
-def train(params: TrainParams, records_path: Path, out_dir: Path) -> dict[str, Any]:
+def train(
+    params: TrainParams, records_path: Path, out_dir: Path, cache_dir: Path | None = None
+) -> dict[str, Any]:
     if params.recipe != "head":
         raise NotImplementedError(f"recipe {params.recipe!r} is not implemented yet; use 'head'")
     random.seed(params.seed)
@@ -117,47 +193,89 @@ def train(params: TrainParams, records_path: Path, out_dir: Path) -> dict[str, A
     labels = ordered_labels({r.label for r in train_records})
     index = {label: i for i, label in enumerate(labels)}
     spec = ImageSpec(params.input_size, params.resize_size)
-    model = create_backbone(num_classes=len(labels)).to(memory_format=torch.channels_last)
+    model = DetectorNet(len(labels), taps=params.taps).eval().to(memory_format=torch.channels_last)
     views = 1 + params.augment_views
-    train_x = extract_features(model, image_views(train_records, spec, params.augment_views, params, params.seed), len(train_records) * views, params.batch_size)
-    val_x = extract_features(model, image_views(val_records, spec, 0, params, params.seed), len(val_records), params.batch_size)
+    train_raw = cached_features(model, train_records, spec, params.augment_views, params, cache_dir)
+    val_raw = cached_features(model, val_records, spec, 0, params, cache_dir)
+    model.set_feature_statistics(torch.from_numpy(train_raw))
+    mean, std = model.feature_mean.numpy(), model.feature_std.numpy()
+    train_x, val_x = (train_raw - mean) / std, (val_raw - mean) / std
     train_y = np.repeat([index[r.label] for r in train_records], views).astype(np.int64)
     val_y = np.array([index[r.label] for r in val_records], dtype=np.int64)
     head, history = fit_head(train_x, train_y, val_x, val_y, len(labels), params)
     with torch.no_grad():
         val_logits = head(torch.from_numpy(val_x)).numpy()
     temperature = fit_temperature(val_logits, val_y)
-    metadata = ModelMetadata(labels=labels, version=params.version, backbone=BACKBONE, input_size=spec.input_size, resize_size=spec.resize_size, mean=spec.mean, std=spec.std, temperature=temperature)
-    threshold = choose_threshold(softmax(val_logits, temperature), val_y, metadata.real_index, params.threshold_policy, params.recall_target)
+    metadata = ModelMetadata(
+        labels=labels,
+        version=params.version,
+        backbone=BACKBONE,
+        input_size=spec.input_size,
+        resize_size=spec.resize_size,
+        mean=spec.mean,
+        std=spec.std,
+        temperature=temperature,
+        extra={"architecture": {"taps": list(params.taps)}, "recipe": params.recipe},
+    )
+    threshold = choose_threshold(
+        softmax(val_logits, temperature),
+        val_y,
+        metadata.real_index,
+        params.threshold_policy,
+        params.recall_target,
+    )
     metadata = metadata.replace(fake_threshold=threshold)
     model.classifier.load_state_dict(head.state_dict())
+    model.fold_standardization()
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": model.state_dict(), "metadata": metadata.to_dict()}, out_dir / "checkpoint.pt")
+    torch.save(
+        {"state_dict": model.state_dict(), "metadata": metadata.to_dict()},
+        out_dir / "checkpoint.pt",
+    )
     val_accuracy = float((softmax(val_logits, temperature).argmax(1) == val_y).mean())
-    metrics = {**history, "temperature": temperature, "fake_threshold": threshold, "val_accuracy_argmax": val_accuracy, "n_train": len(train_records), "n_val": len(val_records), "labels": list(labels)}
+    metrics = {
+        **history,
+        "temperature": temperature,
+        "fake_threshold": threshold,
+        "val_accuracy_argmax": val_accuracy,
+        "n_train": len(train_records),
+        "n_val": len(val_records),
+        "labels": list(labels),
+    }
     (out_dir / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     log.info("trained head: %s", metrics)
     return metrics
 
 
-def load_checkpoint(path: Path) -> tuple[torch.nn.Module, ModelMetadata]:
+def load_checkpoint(path: Path) -> tuple[DetectorNet, ModelMetadata]:
     """The trained classifier (eval mode) and its metadata from ``checkpoint.pt``."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     metadata = ModelMetadata.from_dict(checkpoint["metadata"])
-    model = create_backbone(num_classes=len(metadata.labels), pretrained=False)
+    taps = tuple(metadata.extra["architecture"]["taps"])
+    model = DetectorNet(len(metadata.labels), taps=taps, pretrained=False)
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), metadata
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--records", type=Path, default=Path("data/prepared/records.csv"))
     parser.add_argument("--out", type=Path, default=Path("models"))
+    parser.add_argument(
+        "--cache", type=Path, default=Path("data/features"), help="feature cache ('' to disable)"
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    train(load_params(args.params).train, args.records, args.out)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    params = load_params(args.params).train
+    with stage_run("train", params) as mlflow:
+        metrics = train(params, args.records, args.out, args.cache if str(args.cache) else None)
+        log_metrics(mlflow, metrics)
+        log_artifacts(mlflow, args.out / "train_metrics.json")
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -29,7 +28,11 @@ def check_verdict(response: requests.Response, label: str | None = None) -> dict
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "AVIF"])
 def test_raw_body_in_every_format(tiny_server, make_image, fmt):
-    response = requests.post(tiny_server.predict_url, data=make_image(fmt, tint="red" if fmt != "GIF" else "none"), timeout=30)
+    response = requests.post(
+        tiny_server.predict_url,
+        data=make_image(fmt, tint="red" if fmt != "GIF" else "none"),
+        timeout=30,
+    )
     check_verdict(response, "AI-generated" if fmt != "GIF" else None)
 
 
@@ -50,9 +53,17 @@ def test_exif_orientation_reaches_the_model(tiny_server):
     exif = Image.Exif()
     exif[0x0112] = 6
     # Upright it is a tall image whose centre crop is grey; unrotated, the crop would differ.
-    upright = requests.post(tiny_server.predict_url, data=encode_image(image, "JPEG", exif=exif.tobytes()), timeout=30)
-    turned = requests.post(tiny_server.predict_url, data=encode_image(image.rotate(-90, expand=True), "JPEG"), timeout=30)
-    assert check_verdict(upright)["probabilities"] == pytest.approx(check_verdict(turned)["probabilities"], abs=0.02)
+    upright = requests.post(
+        tiny_server.predict_url, data=encode_image(image, "JPEG", exif=exif.tobytes()), timeout=30
+    )
+    turned = requests.post(
+        tiny_server.predict_url,
+        data=encode_image(image.rotate(-90, expand=True), "JPEG"),
+        timeout=30,
+    )
+    assert check_verdict(upright)["probabilities"] == pytest.approx(
+        check_verdict(turned)["probabilities"], abs=0.02
+    )
 
 
 def _bomb() -> bytes:
@@ -99,12 +110,23 @@ def test_body_over_the_handler_limit_is_a_json_413(tiny_server):
 def test_server_keeps_serving_after_bad_input(tiny_server, make_image):
     for payload in (b"", b"garbage", _truncated()):
         assert requests.post(tiny_server.predict_url, data=payload, timeout=30).status_code >= 400
-    check_verdict(requests.post(tiny_server.predict_url, data=make_image(tint="red"), timeout=30), "AI-generated")
-    assert requests.get(f"{tiny_server.inference_url}/ping", timeout=10).json()["status"] == "Healthy"
+    check_verdict(
+        requests.post(tiny_server.predict_url, data=make_image(tint="red"), timeout=30),
+        "AI-generated",
+    )
+    assert (
+        requests.get(f"{tiny_server.inference_url}/ping", timeout=10).json()["status"] == "Healthy"
+    )
 
 
 def test_concurrent_requests_mixed_good_and_bad(tiny_server, make_image):
-    payloads = [(make_image(seed=i, tint=("red", "blue", "none")[i % 3]), ("AI-generated", "Deepfake", "Real")[i % 3]) for i in range(12)]
+    payloads = [
+        (
+            make_image(seed=i, tint=("red", "blue", "none")[i % 3]),
+            ("AI-generated", "Deepfake", "Real")[i % 3],
+        )
+        for i in range(12)
+    ]
     payloads += [(b"nope", None)] * 4
 
     def post(item):

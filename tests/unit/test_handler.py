@@ -40,7 +40,11 @@ def test_handler_answers_a_mixed_batch(handler_class, tiny_model_dir, make_image
     handler = handler_class()
     handler.initialize(context)
     bodies = handler.handle(
-        [{"body": make_image(tint="blue")}, {"body": b"\x89PNG\r\n\x1a\n broken"}, {"data": make_image("PNG")}],
+        [
+            {"body": make_image(tint="blue")},
+            {"body": b"\x89PNG\r\n\x1a\n broken"},
+            {"data": make_image("PNG")},
+        ],
         context,
     )
     assert bodies[0]["label"] == "Deepfake"

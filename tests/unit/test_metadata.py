@@ -10,10 +10,15 @@ from ai_detector.metadata import ModelMetadata
 
 
 def test_round_trip(tmp_path):
-    meta = ModelMetadata(labels=("Real", "AI-generated"), version="v7", fake_threshold=0.3, temperature=1.7)
+    meta = ModelMetadata(
+        labels=("Real", "AI-generated"), version="v7", fake_threshold=0.3, temperature=1.7
+    )
     meta.save(tmp_path)
     assert ModelMetadata.load(tmp_path) == meta
-    assert json.loads((tmp_path / "metadata.json").read_text())["labels"] == ["Real", "AI-generated"]
+    assert json.loads((tmp_path / "metadata.json").read_text())["labels"] == [
+        "Real",
+        "AI-generated",
+    ]
 
 
 def test_image_spec_comes_from_metadata():
@@ -38,7 +43,9 @@ def test_inconsistent_metadata_is_refused(changes):
 
 
 def test_unknown_fields_are_errors(tmp_path):
-    (tmp_path / "metadata.json").write_text(json.dumps({"labels": ["Real", "X"], "version": "1", "lables": []}))
+    (tmp_path / "metadata.json").write_text(
+        json.dumps({"labels": ["Real", "X"], "version": "1", "lables": []})
+    )
     with pytest.raises(ValueError, match="lables"):
         ModelMetadata.load(tmp_path)
 

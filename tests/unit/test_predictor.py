@@ -7,7 +7,14 @@ import pytest
 
 from ai_detector.errors import InputError, NotAnImageError
 from ai_detector.metadata import ModelMetadata
-from ai_detector.predictor import DEFAULT_MODEL_DIR, MODEL_DIR_ENV, Predictor, decide, resolve_model_dir, softmax
+from ai_detector.predictor import (
+    DEFAULT_MODEL_DIR,
+    MODEL_DIR_ENV,
+    Predictor,
+    decide,
+    resolve_model_dir,
+    softmax,
+)
 from tests.conftest import write_tiny_onnx_model
 
 
@@ -17,7 +24,9 @@ def predictor(tiny_model_dir):
 
 
 def test_labels_follow_the_pixels(predictor, make_image):
-    results = predictor.predict_bytes([make_image(tint="red"), make_image(tint="blue"), make_image()])
+    results = predictor.predict_bytes(
+        [make_image(tint="red"), make_image(tint="blue"), make_image()]
+    )
     assert [r.label for r in results] == ["AI-generated", "Deepfake", "Real"]
 
 
@@ -32,7 +41,9 @@ def test_answer_shape(predictor, make_image):
 
 
 def test_a_bad_image_does_not_spoil_its_batch(predictor, make_image):
-    results = predictor.predict_bytes([make_image(tint="red"), b"not an image", make_image(tint="blue")])
+    results = predictor.predict_bytes(
+        [make_image(tint="red"), b"not an image", make_image(tint="blue")]
+    )
     assert results[0].label == "AI-generated"
     assert isinstance(results[1], NotAnImageError)
     assert results[2].label == "Deepfake"
@@ -47,12 +58,14 @@ def test_batch_equals_single(predictor, make_image):
     images = [make_image(seed=s, tint=t) for s, t in ((1, "red"), (2, "none"), (3, "blue"))]
     batched = predictor.predict_bytes(images)
     singles = [predictor.predict_one(image) for image in images]
-    for one, other in zip(batched, singles):
+    for one, other in zip(batched, singles, strict=True):
         assert one.probabilities == pytest.approx(other.probabilities, abs=1e-5)
 
 
 def test_threshold_turns_doubt_into_a_fake_verdict():
-    meta = ModelMetadata(labels=("Real", "AI-generated", "Deepfake"), version="1", fake_threshold=0.3)
+    meta = ModelMetadata(
+        labels=("Real", "AI-generated", "Deepfake"), version="1", fake_threshold=0.3
+    )
     probabilities = np.array([[0.65, 0.2, 0.15], [0.75, 0.1, 0.15], [0.2, 0.3, 0.5]])
     assert decide(probabilities, meta).tolist() == [1, 0, 2]
 

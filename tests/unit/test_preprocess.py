@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import numpy as np
@@ -135,3 +136,28 @@ def test_normalize_uses_the_spec_mean_and_std():
     spec = ImageSpec(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
     white = Image.new("RGB", (224, 224), (255, 255, 255))
     assert np.allclose(normalize(white, spec), 1.0)
+
+
+def test_a_header_cut_short_is_a_corrupt_image():
+    with pytest.raises(CorruptImageError):
+        decode_image(b"\xff\xd8\xff\xe0 truncated")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP"])
+def test_damaged_files_only_ever_raise_input_errors(make_image, fmt):
+    """Random byte damage must end in a clear 4xx error or a decoded image, never a crash."""
+    import random
+
+    from ai_detector.errors import InputError
+
+    rng = random.Random(fmt)
+    original = make_image(fmt, size=(48, 40))
+    for _ in range(150):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(1, len(data))]
+        with contextlib.suppress(InputError):
+            preprocess_bytes(bytes(data), SPEC)

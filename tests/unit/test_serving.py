@@ -58,10 +58,19 @@ def test_answer_batch_gives_each_request_its_status(tiny_model_dir, make_image):
     predictor = Predictor(tiny_model_dir, threads=1)
     answers = answer_batch(
         predictor,
-        [{"body": make_image(tint="red")}, {"body": b""}, {"data": b"text"}, {"body": {"data": base64.b64encode(make_image()).decode()}}],
+        [
+            {"body": make_image(tint="red")},
+            {"body": b""},
+            {"data": b"text"},
+            {"body": {"data": base64.b64encode(make_image()).decode()}},
+        ],
     )
     assert [a.status for a in answers] == [200, 400, 415, 200]
     assert answers[0].body["label"] == "AI-generated"
-    assert answers[1].body == {"code": 400, "type": "empty_input", "message": answers[1].body["message"]}
+    assert answers[1].body == {
+        "code": 400,
+        "type": "empty_input",
+        "message": answers[1].body["message"],
+    }
     assert answers[2].body["type"] == "not_an_image"
     assert answers[3].body["label"] == "Real"

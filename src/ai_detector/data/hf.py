@@ -60,13 +60,15 @@ def read_hf(config: SourceConfig, cache_dir: Path) -> list[Record]:
     for split, dataset in _load(config.path, config.hf_splits).items():
         feature = dataset.features[label_column]
         names = feature.names if isinstance(feature, ClassLabel) else None
-        dataset = dataset.cast_column(image_column, type(dataset.features[image_column])(decode=False))
-        for row in dataset:
+        # Undecoded: the original bytes are kept, so no re-encoding shortcut appears.
+        image_feature = type(dataset.features[image_column])(decode=False)
+        for row in dataset.cast_column(image_column, image_feature):
             raw = row[label_column]
             raw_name = names[raw] if names is not None else str(raw)
             if raw_name not in config.classes:
                 raise ValueError(
-                    f"source {config.name}: class {raw_name!r} is not in its class map {sorted(config.classes)}"
+                    f"source {config.name}: class {raw_name!r} is not in its class map "
+                    f"{sorted(config.classes)}"
                 )
             data = _image_bytes(row[image_column])
             digest = hashlib.sha256(data).hexdigest()
@@ -74,6 +76,14 @@ def read_hf(config: SourceConfig, cache_dir: Path) -> list[Record]:
             if not path.exists():
                 path.write_bytes(data)
             source_split = "test" if split == "test" else ""
-            records.append(Record(str(path), config.classes[raw_name], config.name, digest, source_split=source_split))
+            records.append(
+                Record(
+                    str(path),
+                    config.classes[raw_name],
+                    config.name,
+                    digest,
+                    source_split=source_split,
+                )
+            )
     log.info("hf source %s: %d images cached in %s", config.name, len(records), target)
     return records

@@ -23,7 +23,18 @@ from ai_detector.data.records import Record, sha256_file
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".avif"}
+IMAGE_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".avif",
+}
 LAYOUTS = ("folder", "split_folder", "csv", "hf")
 
 
@@ -45,7 +56,9 @@ class SourceConfig:
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
-            raise ValueError(f"source {self.name}: layout must be one of {LAYOUTS}, got {self.layout!r}")
+            raise ValueError(
+                f"source {self.name}: layout must be one of {LAYOUTS}, got {self.layout!r}"
+            )
         if not self.classes:
             raise ValueError(f"source {self.name}: 'classes' must map source classes to labels")
 
@@ -79,7 +92,9 @@ def _class_folders(config: SourceConfig, root: Path, split: str = "") -> Iterato
         label = _label_for(config, folder.name, str(folder))
         images, others = _images_in(folder)
         if others:
-            log.warning("source %s: skipped %d non-image files in %s", config.name, len(others), folder)
+            log.warning(
+                "source %s: skipped %d non-image files in %s", config.name, len(others), folder
+            )
         if not images:
             raise SourceError(f"source {config.name}: class folder {folder} holds no images")
         for path in images:
@@ -116,7 +131,9 @@ def _read_csv(config: SourceConfig, root: Path) -> Iterator[Record]:
         label = _label_for(config, row[config.label_column].strip(), f"{labels_path}:{number}")
         path = root / row[config.file_column].strip()
         if not path.is_file():
-            raise SourceError(f"source {config.name}: {labels_path}:{number} names missing file {path}")
+            raise SourceError(
+                f"source {config.name}: {labels_path}:{number} names missing file {path}"
+            )
         yield Record(str(path), label, config.name, sha256_file(path))
 
 

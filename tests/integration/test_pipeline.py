@@ -1,0 +1,143 @@
+"""`dvc repro` end to end on a tiny dataset made here, with a real MLflow store in a temp dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ai_detector.predictor import Predictor
+from tests.conftest import encode_image, textured_image
+from tests.datasets_helpers import make_folder_dataset
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the pipeline definition pointed at a tiny dataset, after one `dvc repro`."""
+    work = tmp_path_factory.mktemp("pipeline")
+    make_folder_dataset(work / "dataset", per_class=16)
+    for name in ("dvc.yaml", "serve"):
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, work / name)
+    shutil.copytree(
+        ROOT / "src",
+        work / "src",
+        ignore=shutil.ignore_patterns("default_model", "__pycache__", "*.egg-info"),
+    )
+    (work / "configs").mkdir()
+    (work / "configs" / "tiny.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "sources": [
+                    {
+                        "name": "tiny",
+                        "layout": "folder",
+                        "path": str(work / "dataset"),
+                        "classes": {"real": "Real", "fake": "AI-generated"},
+                    }
+                ]
+            }
+        )
+    )
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["prepare"].update(
+        sources="configs/tiny.yaml",
+        deepfakes_from="tiny",
+        deepfakes_per_real=0.5,
+        val_fraction=0.25,
+        test_fraction=0.25,
+    )
+    params["train"].update(
+        epochs=40, augment_views=1, batch_size=16, patience=10, version="tiny-pipeline"
+    )
+    params["export"].update(calibration_images=8, calibration_methods=["MinMax"])
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    env = pipeline_env(work)
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=work, env=env, check=True)
+    subprocess.run(["dvc", "repro"], cwd=work, env=env, check=True, timeout=900)
+    return work
+
+
+def pipeline_env(work: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
+        "PYTHONPATH": str(work / "src"),
+    }
+
+
+def test_repro_produces_a_servable_three_class_model(project):
+    model_dir = project / "models" / "model"
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert metadata["labels"] == ["Real", "AI-generated", "Deepfake"]
+    assert metadata["version"] == "tiny-pipeline"
+    assert metadata["precision"] == "fp32" or metadata["precision"].startswith("int8")
+    assert (project / "model_store" / "ai-detector.mar").stat().st_size > 100_000
+    predictor = Predictor(model_dir, threads=1)
+    fake = encode_image(textured_image((64, 48), seed=77, tint="red"), "JPEG")
+    real = encode_image(textured_image((64, 48), seed=78), "JPEG")
+    assert predictor.predict_one(fake).label == "AI-generated"
+    assert predictor.predict_one(real).label in ("Real", "Deepfake")
+
+
+def test_metrics_and_plots_are_written(project):
+    evaluation = json.loads((project / "metrics" / "evaluate.json").read_text())
+    test = evaluation["test"]
+    for key in ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "ece", "roc_auc_fake"):
+        assert test[key] is not None
+    assert set(test["per_class"]) == {"Real", "AI-generated", "Deepfake"}
+    assert set(evaluation["robustness"]) == {"clean", "jpeg_q50", "resize_half", "crop_center_60"}
+    export = json.loads((project / "metrics" / "export.json").read_text())
+    assert export["fp32_vs_torch_max_diff"] < 1e-3
+    assert "MinMax" in export["int8"]
+    for plot in ("confusion.csv", "roc.json", "pr.json"):
+        assert (project / "plots" / plot).is_file()
+    shown = subprocess.run(
+        ["dvc", "metrics", "show", "--json"],
+        cwd=project,
+        env=pipeline_env(project),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "macro_f1" in shown.stdout
+
+
+def test_every_stage_is_logged_to_mlflow_and_the_model_registered(project):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("ai-detector")
+    runs = client.search_runs([experiment.experiment_id])
+    assert {run.data.tags["stage"] for run in runs} == {"prepare", "train", "export", "evaluate"}
+    evaluate = next(run for run in runs if run.data.tags["stage"] == "evaluate")
+    assert 0.0 <= evaluate.data.metrics["test.accuracy"] <= 1.0
+    train = next(run for run in runs if run.data.tags["stage"] == "train")
+    assert train.data.params["epochs"] == "40"
+    versions = client.search_model_versions("name='ai-detector'")
+    assert len(versions) >= 1
+
+
+def test_second_repro_reuses_everything(project):
+    result = subprocess.run(
+        ["dvc", "repro"],
+        cwd=project,
+        env=pipeline_env(project),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert "didn't change" in result.stdout or "is cached" in result.stdout
+    assert "Running stage 'train'" not in result.stdout
