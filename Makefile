@@ -40,15 +40,23 @@ test: $(STAMP) ## Set up and run every test (unit + integration with a real Torc
 test-fast: $(STAMP) ## Unit tests only
 	$(BIN)/pytest tests/unit -m "not slow"
 
-lint: $(STAMP) ## ruff and mypy
-	$(BIN)/ruff check src serve tests
-	$(BIN)/ruff format --check src serve tests
+lint: $(STAMP) ## ruff, mypy and hadolint
+	$(BIN)/ruff check src serve tests docker loadtest
+	$(BIN)/ruff format --check src serve tests docker loadtest
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+
+docker: ## Build both images (needs a Docker engine with BuildKit)
+	docker build -t ai-detector-serve:v1 .
+	docker build --target batch -t ai-detector:v1 .
 
 repro: $(STAMP) ## Run the training pipeline (dvc repro) on the data in configs/sources
 	$(BIN)/dvc repro
 
+bot: $(STAMP) ## Run the Telegram bot (needs BOT_TOKEN; uses the service at AI_DETECTOR_URL, default http://127.0.0.1:8080)
+	$(BIN)/python -m ai_detector.bot
+
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup mar serve stop test test-fast lint repro clean
+.PHONY: help setup mar serve stop test test-fast lint repro docker bot clean
