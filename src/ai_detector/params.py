@@ -43,6 +43,11 @@ class TrainParams:
     resize_size: int = 256
     # Backbone stages whose pooled output feeds the head besides the final features.
     taps: tuple[int, ...] = (2, 4, 6)
+    # recipe "finetune": after the head, these stages onwards learn too (LP-FT).
+    finetune_from: int = 5
+    finetune_epochs: int = 6
+    finetune_lr: float = 0.0003
+    finetune_batch_size: int = 32
     recall_target: float = 0.97
     threshold_policy: str = "balanced"  # "balanced" (max balanced accuracy) or "recall_target"
     version: str = "dev"

@@ -39,6 +39,8 @@ from ai_detector.tracking import log_artifacts, log_metrics, stage_run
 
 log = logging.getLogger(__name__)
 
+RECIPES = ("head", "finetune")
+
 
 def image_views(
     records: list[Record], spec: ImageSpec, views: int, params: TrainParams
@@ -181,8 +183,8 @@ def fit_head(
 def train(
     params: TrainParams, records_path: Path, out_dir: Path, cache_dir: Path | None = None
 ) -> dict[str, Any]:
-    if params.recipe != "head":
-        raise NotImplementedError(f"recipe {params.recipe!r} is not implemented yet; use 'head'")
+    if params.recipe not in RECIPES:
+        raise ValueError(f"train.recipe must be one of {RECIPES}, got {params.recipe!r}")
     random.seed(params.seed)
     np.random.seed(params.seed)
     torch.manual_seed(params.seed)
@@ -205,6 +207,14 @@ def train(
     head, history = fit_head(train_x, train_y, val_x, val_y, len(labels), params)
     with torch.no_grad():
         val_logits = head(torch.from_numpy(val_x)).numpy()
+    model.classifier.load_state_dict(head.state_dict())
+    model.fold_standardization()
+    if params.recipe == "finetune":
+        from ai_detector.finetune import finetune
+
+        tuned = finetune(model, train_records, val_records, index, params)
+        val_logits = tuned.pop("val_logits")
+        history |= tuned
     temperature = fit_temperature(val_logits, val_y)
     metadata = ModelMetadata(
         labels=labels,
@@ -225,8 +235,6 @@ def train(
         params.recall_target,
     )
     metadata = metadata.replace(fake_threshold=threshold)
-    model.classifier.load_state_dict(head.state_dict())
-    model.fold_standardization()
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(
         {"state_dict": model.state_dict(), "metadata": metadata.to_dict()},
