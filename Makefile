@@ -51,7 +51,12 @@ docker: ## Build both images (needs a Docker engine with BuildKit)
 	docker build --target batch -t ai-detector:v1 .
 
 repro: $(STAMP) ## Run the training pipeline (dvc repro) on the data in configs/sources
-	$(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+default-model: ## Make the model from `dvc repro` the one shipped in the package
+	test -f models/model/metadata.json || { echo "run make repro first"; exit 1; }
+	rm -rf src/ai_detector/default_model && mkdir -p src/ai_detector/default_model
+	cp models/model/model.onnx models/model/metadata.json models/MODEL_CARD.md src/ai_detector/default_model/
 
 bot: $(STAMP) ## Run the Telegram bot (needs BOT_TOKEN; uses the service at AI_DETECTOR_URL, default http://127.0.0.1:8080)
 	$(BIN)/python -m ai_detector.bot
@@ -59,4 +64,4 @@ bot: $(STAMP) ## Run the Telegram bot (needs BOT_TOKEN; uses the service at AI_D
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup mar serve stop test test-fast lint repro docker bot clean
+.PHONY: help setup mar serve stop test test-fast lint repro default-model docker bot clean

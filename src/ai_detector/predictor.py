@@ -4,15 +4,16 @@ The Predictor reads ``metadata.json`` and the ONNX model from a model directory,
 preprocesses with :mod:`ai_detector.preprocess`, runs onnxruntime on a whole batch
 at once and turns logits into a verdict with the stored calibration and threshold.
 
-    python -m ai_detector.predictor photo.jpg [more.png ...]
+    from ai_detector.predictor import Predictor
+    print(Predictor().predict_one(open("photo.jpg", "rb").read()).to_dict())
+
+(`ai-detector predict photo.jpg` does the same from the shell.)
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,20 +135,15 @@ class Predictor:
 
     def predict_bytes(self, items: Sequence[bytes]) -> list[Prediction | InputError]:
         """Classify encoded images in one model call; bad ones come back as errors."""
-        results: list[Prediction | InputError] = []
-        arrays: list[np.ndarray] = []
-        slots: list[int] = []
+        prepared: list[np.ndarray | InputError] = []
         for data in items:
             try:
-                arrays.append(self.preprocess(data))
-                slots.append(len(results))
-                results.append(InputError("pending"))
+                prepared.append(self.preprocess(data))
             except InputError as error:
-                results.append(error)
-        if arrays:
-            for slot, prediction in zip(slots, self.predict_arrays(np.stack(arrays)), strict=True):
-                results[slot] = prediction
-        return results
+                prepared.append(error)
+        arrays = [item for item in prepared if isinstance(item, np.ndarray)]
+        predictions = iter(self.predict_arrays(np.stack(arrays)) if arrays else [])
+        return [item if isinstance(item, InputError) else next(predictions) for item in prepared]
 
     def predict_one(self, data: bytes) -> Prediction:
         """Classify one encoded image; raises :class:`InputError` on bad input."""
@@ -155,22 +151,3 @@ class Predictor:
         if isinstance(result, InputError):
             raise result
         return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    paths = sys.argv[1:] if argv is None else argv
-    predictor = Predictor()
-    failed = 0
-    for path in paths:
-        try:
-            result = predictor.predict_one(Path(path).read_bytes())
-            sys.stdout.write(f"{path}\t{json.dumps(result.to_dict())}\n")
-        except (InputError, OSError) as error:
-            failed += 1
-            log.error("%s: %s", path, error)
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""The model that ships in the package: valid, served by TorchServe, and well-behaved.
+
+Behavioural checks in the Made-With-ML sense: a verdict should not flip when a photo
+is re-compressed, mirrored or decoded through the JPEG draft shortcut. The photos
+are scikit-image's bundled real photographs, so no test needs the network or data.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from ai_detector.metadata import ModelMetadata
+from ai_detector.predictor import DEFAULT_MODEL_DIR, Predictor
+from ai_detector.preprocess import preprocess_bytes
+from tests.conftest import encode_image
+from tests.integration.conftest import serve_model
+
+skimage_data = pytest.importorskip("skimage.data")
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+pytestmark = pytest.mark.skipif(
+    not (DEFAULT_MODEL_DIR / "metadata.json").is_file(), reason="no default model in the package"
+)
+
+
+def photo(name: str, long_side: int | None = None) -> Image.Image:
+    image = Image.fromarray(getattr(skimage_data, name)()).convert("RGB")
+    if long_side:
+        scale = long_side / max(image.size)
+        image = image.resize(
+            (round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC
+        )
+    return image
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor(DEFAULT_MODEL_DIR, threads=1)
+
+
+def test_default_model_directory_is_complete():
+    metadata = ModelMetadata.load(DEFAULT_MODEL_DIR)
+    assert metadata.real_label in metadata.labels
+    assert (DEFAULT_MODEL_DIR / metadata.model_file).stat().st_size > 1_000_000
+    card = (DEFAULT_MODEL_DIR / "MODEL_CARD.md").read_text()
+    assert metadata.version in card and "Weak spots" in card
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_label_survives_jpeg_recompression(predictor, name):
+    image = photo(name)
+    original = predictor.predict_one(encode_image(image, "PNG"))
+    recompressed = predictor.predict_one(encode_image(image, "JPEG", quality=75))
+    assert recompressed.label == original.label
+    assert abs(recompressed.confidence - original.confidence) < 0.15
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_label_survives_a_mirror_flip(predictor, name):
+    image = photo(name)
+    mirrored = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    assert (
+        predictor.predict_one(encode_image(mirrored, "PNG")).label
+        == predictor.predict_one(encode_image(image, "PNG")).label
+    )
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_jpeg_draft_shortcut_keeps_the_prediction(predictor, name):
+    data = encode_image(photo(name, long_side=1280), "JPEG", quality=92)
+    fast = predictor.probabilities(preprocess_bytes(data, predictor.spec, draft=True)[None])
+    full = predictor.probabilities(preprocess_bytes(data, predictor.spec, draft=False)[None])
+    assert np.abs(fast - full).max() < 0.05
+
+
+def test_torchserve_serves_the_default_model(tmp_path_factory):
+    metadata = ModelMetadata.load(DEFAULT_MODEL_DIR)
+    servers = serve_model(DEFAULT_MODEL_DIR, tmp_path_factory.mktemp("default"))
+    server = next(servers)
+    try:
+        buffer = io.BytesIO()
+        photo("chelsea").save(buffer, format="JPEG", quality=90)
+        response = requests.post(server.predict_url, data=buffer.getvalue(), timeout=60)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["model_version"] == metadata.version
+        assert list(body["probabilities"]) == list(metadata.labels)
+        assert (
+            requests.post(server.predict_url, data=b"not an image", timeout=30).status_code == 415
+        )
+    finally:
+        next(servers, None)
