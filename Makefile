@@ -53,6 +53,14 @@ docker: ## Build both images (needs a Docker engine with BuildKit)
 repro: $(STAMP) ## Run the training pipeline (dvc repro) on the data in configs/sources
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
+dvc-remote-dagshub: ## Add DagsHub as a DVC remote; needs DAGSHUB_USER, DAGSHUB_REPO, DAGSHUB_TOKEN and `pip install dvc-s3`
+	@test -n "$$DAGSHUB_USER" -a -n "$$DAGSHUB_REPO" -a -n "$$DAGSHUB_TOKEN" || { echo "set DAGSHUB_USER, DAGSHUB_REPO and DAGSHUB_TOKEN"; exit 1; }
+	$(BIN)/dvc remote add --force dagshub s3://dvc
+	$(BIN)/dvc remote modify dagshub endpointurl "https://dagshub.com/$$DAGSHUB_USER/$$DAGSHUB_REPO.s3"
+	# Credentials go to .dvc/config.local, which git ignores.
+	$(BIN)/dvc remote modify --local dagshub access_key_id "$$DAGSHUB_TOKEN"
+	$(BIN)/dvc remote modify --local dagshub secret_access_key "$$DAGSHUB_TOKEN"
+
 default-model: ## Make the model from `dvc repro` the one shipped in the package
 	test -f models/model/metadata.json || { echo "run make repro first"; exit 1; }
 	rm -rf src/ai_detector/default_model && mkdir -p src/ai_detector/default_model
@@ -64,4 +72,4 @@ bot: $(STAMP) ## Run the Telegram bot (needs BOT_TOKEN; uses the service at AI_D
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup mar serve stop test test-fast lint repro default-model docker bot clean
+.PHONY: help setup mar serve stop test test-fast lint repro dvc-remote-dagshub default-model docker bot clean

@@ -129,6 +129,23 @@ def test_every_stage_is_logged_to_mlflow_and_the_model_registered(project):
     assert len(versions) >= 1
 
 
+def test_push_and_pull_through_a_local_remote(project, tmp_path):
+    env = pipeline_env(project)
+    subprocess.run(
+        ["dvc", "remote", "add", "-f", "-d", "store", str(tmp_path / "store")],
+        cwd=project,
+        env=env,
+        check=True,
+    )
+    subprocess.run(["dvc", "push", "-q"], cwd=project, env=env, check=True, timeout=300)
+    checkpoint = project / "models" / "checkpoint.pt"
+    original = checkpoint.read_bytes()
+    checkpoint.unlink()
+    shutil.rmtree(project / ".dvc" / "cache")
+    subprocess.run(["dvc", "pull", "-q", "train"], cwd=project, env=env, check=True, timeout=300)
+    assert checkpoint.read_bytes() == original
+
+
 def test_second_repro_reuses_everything(project):
     result = subprocess.run(
         ["dvc", "repro"],
