@@ -184,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "stop":
         stop(args.logs.resolve())
         return 0
+    running = Server.from_config(args.config, args.name, args.logs.resolve())
+    if running.model_ready():
+        log.info("TorchServe is already serving %s (make stop stops it)", running.predict_url)
+        return 0
     server = start(
         args.config.resolve(), args.model_store.resolve(), args.name, args.logs.resolve()
     )
