@@ -15,9 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -25,6 +23,7 @@ import onnxruntime as ort
 from ai_detector.errors import InputError
 from ai_detector.metadata import METADATA_FILE, ModelMetadata
 from ai_detector.preprocess import preprocess_bytes
+from ai_detector.schema import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +45,6 @@ def resolve_model_dir(explicit: str | Path | None = None) -> Path:
     if (PIPELINE_MODEL_DIR / METADATA_FILE).is_file():
         return PIPELINE_MODEL_DIR
     return DEFAULT_MODEL_DIR
-
-
-@dataclass(frozen=True)
-class Prediction:
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
-    model_version: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "confidence": self.confidence,
-            "probabilities": self.probabilities,
-            "model_version": self.model_version,
-        }
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

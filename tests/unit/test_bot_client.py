@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from ai_detector.bot.client import BadServiceResponse, Prediction, _rejection
+from ai_detector.bot.client import BadServiceResponse, _rejection, parse_prediction
+from ai_detector.schema import Prediction
 
 ANSWER = {
     "label": "Deepfake",
@@ -17,13 +18,13 @@ ANSWER = {
 
 
 def test_contract_answer_is_parsed() -> None:
-    prediction = Prediction.from_json(ANSWER)
+    prediction = parse_prediction(ANSWER)
     assert prediction == Prediction("Deepfake", 0.81, ANSWER["probabilities"], "v3")
-    assert Prediction.from_json([ANSWER]) == prediction  # TorchServe batch wrapping
+    assert parse_prediction([ANSWER]) == prediction  # TorchServe batch wrapping
 
 
 def test_optional_fields_may_be_missing_and_confidence_is_clamped() -> None:
-    prediction = Prediction.from_json({"label": "Real", "confidence": 1.0000001})
+    prediction = parse_prediction({"label": "Real", "confidence": 1.0000001})
     assert prediction.confidence == 1.0
     assert prediction.probabilities == {} and prediction.model_version == ""
 
@@ -34,7 +35,7 @@ def test_optional_fields_may_be_missing_and_confidence_is_clamped() -> None:
 )
 def test_answers_outside_the_contract_are_refused(payload: object) -> None:
     with pytest.raises(BadServiceResponse):
-        Prediction.from_json(payload)
+        parse_prediction(payload)
 
 
 def test_rejections_carry_the_service_error_type() -> None:

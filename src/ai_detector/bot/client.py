@@ -15,12 +15,12 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from ai_detector.bot.config import Settings
+from ai_detector.schema import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -61,38 +61,31 @@ class ImageRejected(DetectorError):  # noqa: N818
         self.message = message
 
 
-@dataclass(frozen=True)
-class Prediction:
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
-    model_version: str
-
-    @classmethod
-    def from_json(cls, payload: Any) -> Prediction:
-        # TorchServe wraps a handler's answer in a list when it batches; accept both.
-        if isinstance(payload, list) and len(payload) == 1:
-            payload = payload[0]
-        if not isinstance(payload, dict):
-            raise BadServiceResponse(f"expected a JSON object, got {type(payload).__name__}")
-        label, confidence = payload.get("label"), payload.get("confidence")
-        if not isinstance(label, str) or not label:
-            raise BadServiceResponse(f"no label in the answer: {payload!r:.200}")
-        if not isinstance(confidence, int | float) or isinstance(confidence, bool):
-            raise BadServiceResponse(f"no numeric confidence in the answer: {payload!r:.200}")
-        raw = payload.get("probabilities")
-        # Optional for the bot: it only shows the winning label.
-        probabilities = {
-            str(key): float(value)
-            for key, value in (raw.items() if isinstance(raw, dict) else [])
-            if isinstance(value, int | float)
-        }
-        return cls(
-            label=label,
-            confidence=min(1.0, max(0.0, float(confidence))),
-            probabilities=probabilities,
-            model_version=str(payload.get("model_version", "")),
-        )
+def parse_prediction(payload: Any) -> Prediction:
+    """The service's JSON answer as a Prediction, or BadServiceResponse."""
+    # TorchServe wraps a handler's answer in a list when it batches; accept both.
+    if isinstance(payload, list) and len(payload) == 1:
+        payload = payload[0]
+    if not isinstance(payload, dict):
+        raise BadServiceResponse(f"expected a JSON object, got {type(payload).__name__}")
+    label, confidence = payload.get("label"), payload.get("confidence")
+    if not isinstance(label, str) or not label:
+        raise BadServiceResponse(f"no label in the answer: {payload!r:.200}")
+    if not isinstance(confidence, int | float) or isinstance(confidence, bool):
+        raise BadServiceResponse(f"no numeric confidence in the answer: {payload!r:.200}")
+    raw = payload.get("probabilities")
+    # Optional for the bot: it only shows the winning label.
+    probabilities = {
+        str(key): float(value)
+        for key, value in (raw.items() if isinstance(raw, dict) else [])
+        if isinstance(value, int | float)
+    }
+    return Prediction(
+        label=label,
+        confidence=min(1.0, max(0.0, float(confidence))),
+        probabilities=probabilities,
+        model_version=str(payload.get("model_version", "")),
+    )
 
 
 def _rejection(status: int, body: str, content_type: str) -> ImageRejected:
@@ -204,7 +197,7 @@ class DetectorClient:
         log.debug("service answered %d in %.3fs", status, time.monotonic() - started)
         if status == 200:
             try:
-                return Prediction.from_json(json.loads(body))
+                return parse_prediction(json.loads(body))
             except ValueError as exc:
                 raise BadServiceResponse(f"answer is not JSON: {body[:200]!r}") from exc
         if 400 <= status < 500 and status not in SERVICE_SIDE_4XX:

@@ -10,7 +10,8 @@ import html
 import math
 import re
 
-from ai_detector.bot.client import ImageRejected, Prediction
+from ai_detector.bot.client import ImageRejected
+from ai_detector.schema import Prediction
 
 HELP_BUTTON = "❓ Help"
 HELP_CALLBACK = "help"
