@@ -71,15 +71,30 @@ def score(
     records: list[Record],
     transform: Callable[[bytes], bytes],
     batch_size: int,
+    draft: bool = True,
 ) -> np.ndarray:
     chunks = []
     for start in range(0, len(records), batch_size):
         batch = [
-            preprocess_bytes(transform(r.read_bytes()), predictor.spec)
+            preprocess_bytes(transform(r.read_bytes()), predictor.spec, draft=draft)
             for r in records[start : start + batch_size]
         ]
         chunks.append(predictor.probabilities(np.stack(batch)))
     return np.concatenate(chunks)
+
+
+def draft_shortcut(
+    predictor: Predictor, records: list[Record], batch_size: int, served: np.ndarray
+) -> dict[str, float]:
+    """How far the JPEG draft decoding (what the server does) moves predictions from a
+    full decode of the same files."""
+    full = score(predictor, records, lambda data: data, batch_size, draft=False)
+    meta = predictor.metadata
+    return {
+        "label_agreement": float((decide(full, meta) == decide(served, meta)).mean()),
+        "max_probability_difference": float(np.abs(full - served).max()),
+        "mean_probability_difference": float(np.abs(full - served).mean()),
+    }
 
 
 def write_plots(
@@ -143,6 +158,7 @@ def evaluate(
             k: report[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc_fake")
         }
         if name == "clean":
+            served = probabilities
             results["test"] = report
             sources = sorted({r.source for r in records})
             results["per_source"] = {
@@ -158,6 +174,7 @@ def evaluate(
     for row in robustness.values():
         row["macro_f1_drop"] = clean["macro_f1"] - row["macro_f1"]
     results["robustness"] = robustness
+    results["draft_shortcut"] = draft_shortcut(predictor, records, params.batch_size, served)
     log.info(
         "test: accuracy %.4f, balanced %.4f, macro F1 %.4f, ROC-AUC %s",
         clean["accuracy"],

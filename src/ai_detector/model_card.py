@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ai_detector.metadata import ModelMetadata
+from ai_detector.params import load_params
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,21 @@ LIMITS = [
 ]
 
 
-def render(metadata: ModelMetadata, evaluation: dict[str, Any], report: dict[str, Any]) -> str:
+def render(
+    metadata: ModelMetadata,
+    evaluation: dict[str, Any],
+    report: dict[str, Any],
+    sources: str = "",
+) -> str:
     test = evaluation["test"]
     per_source = evaluation.get("per_source", {})
     lines = [*_header(metadata), "", "## Data", ""]
+    if sources:
+        lines += [
+            f"Sources as listed in `{sources}` (each source's origin and licence is given "
+            "where its data lives; the development sets' README is ../shared/data/README.md).",
+            "",
+        ]
     lines.append("Disjoint seeded, stratified splits, de-duplicated by sha256:")
     lines.append("")
     rows = [
@@ -93,11 +105,11 @@ def render(metadata: ModelMetadata, evaluation: dict[str, Any], report: dict[str
     ]
     lines += _table(["class", "precision", "recall", "F1", "support"], classes)
     lines += ["", "Per source:", ""]
-    sources = [
+    source_rows = [
         [s, r["n"], r["accuracy"], r["balanced_accuracy"], r["roc_auc_fake"]]
         for s, r in per_source.items()
     ]
-    lines += _table(["source", "n", "accuracy", "balanced accuracy", "ROC-AUC"], sources)
+    lines += _table(["source", "n", "accuracy", "balanced accuracy", "ROC-AUC"], source_rows)
     lines += ["", "Robustness (the same test images, perturbed):", ""]
     robustness = [
         [name, r["accuracy"], r["balanced_accuracy"], r["macro_f1"], r["macro_f1_drop"]]
@@ -107,6 +119,15 @@ def render(metadata: ModelMetadata, evaluation: dict[str, Any], report: dict[str
         ["perturbation", "accuracy", "balanced acc.", "macro F1", "F1 drop"], robustness
     )
     lines += _int8_line(metadata.extra.get("export", {}))
+    if "draft_shortcut" in evaluation:
+        draft = evaluation["draft_shortcut"]
+        lines += [
+            "",
+            f"JPEG draft decoding (served) vs full decoding: labels agree on "
+            f"{draft['label_agreement']:.4f} of the test images; probabilities differ by "
+            f"{draft['mean_probability_difference']:.4f} on average, "
+            f"{draft['max_probability_difference']:.3f} at most.",
+        ]
     weak = [
         f"source `{s}`: balanced accuracy {r['balanced_accuracy']:.3f}"
         for s, r in per_source.items()
@@ -130,13 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluation", type=Path, default=Path("metrics/evaluate.json"))
     parser.add_argument("--report", type=Path, default=Path("data/prepared/report.json"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    text = render(
-        ModelMetadata.load(args.model),
-        json.loads(args.evaluation.read_text()),
-        json.loads(args.report.read_text()),
-    )
+    sources = load_params(args.params).prepare.sources if Path(args.params).is_file() else ""
+    evaluation = json.loads(args.evaluation.read_text())
+    report = json.loads(args.report.read_text())
+    text = render(ModelMetadata.load(args.model), evaluation, report, sources)
     out = args.out or args.model / "MODEL_CARD.md"
     out.write_text(text)
     log.info("wrote %s", out)

@@ -98,6 +98,7 @@ def test_metrics_and_plots_are_written(project):
         assert test[key] is not None
     assert set(test["per_class"]) == {"Real", "AI-generated", "Deepfake"}
     assert set(evaluation["robustness"]) == {"clean", "jpeg_q50", "resize_half", "crop_center_60"}
+    assert 0.0 <= evaluation["draft_shortcut"]["label_agreement"] <= 1.0
     export = json.loads((project / "metrics" / "export.json").read_text())
     assert export["fp32_vs_torch_max_diff"] < 1e-3
     assert "MinMax" in export["int8"]
