@@ -53,9 +53,9 @@ TINTS = {"none": "Real", "red": "AI-generated", "blue": "Deepfake"}
 EXPLANATION = {label: texts.explain(label)[1] for label in ("Real", "AI-generated", "Deepfake")}
 
 
-def run(coro: Coroutine[Any, Any, Any]) -> Any:
+def run(coro: Coroutine[Any, Any, Any], timeout: float = 20) -> Any:
     """Drive one scenario; bounded, so a hung conversation fails instead of stalling."""
-    return asyncio.run(asyncio.wait_for(coro, timeout=20))
+    return asyncio.run(asyncio.wait_for(coro, timeout=timeout))
 
 
 def closed_port() -> int:
@@ -552,7 +552,8 @@ def test_entry_point_polls_answers_and_stops_on_sigterm(
                 stderr=asyncio.subprocess.STDOUT,
             )
             try:
-                replies = await fake.wait_for("sendMessage", 2, timeout=15)
+                # A fresh interpreter imports aiogram first: seconds on a loaded machine.
+                replies = await fake.wait_for("sendMessage", 2, timeout=60)
             finally:
                 process.send_signal(signal.SIGTERM)
                 output, _ = await asyncio.wait_for(process.communicate(), 10)
@@ -564,7 +565,7 @@ def test_entry_point_polls_answers_and_stops_on_sigterm(
             (verdict,) = replies_to([r for r in replies if r.reply_to], photo)
             assert_verdict(verdict, "Deepfake")
 
-    run(scenario())
+    run(scenario(), timeout=90)
 
 
 def test_missing_bot_token_is_a_clear_error() -> None:
