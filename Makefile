@@ -69,7 +69,10 @@ default-model: ## Make the model from `dvc repro` the one shipped in the package
 bot: $(STAMP) ## Run the Telegram bot (needs BOT_TOKEN; uses the service at AI_DETECTOR_URL, default http://127.0.0.1:8080)
 	$(BIN)/python -m ai_detector.bot
 
+loadtest: $(STAMP) ## Locust against the service (started if needed): SLO check and report in loadtest/report
+	$(BIN)/python loadtest/run.py
+
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup mar serve stop test test-fast lint repro dvc-remote-dagshub default-model docker bot clean
+.PHONY: help setup mar serve stop test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest clean
