@@ -72,7 +72,10 @@ bot: $(STAMP) ## Run the Telegram bot (needs BOT_TOKEN; uses the service at AI_D
 loadtest: $(STAMP) ## Locust against the service (started if needed): SLO check and report in loadtest/report
 	$(BIN)/python loadtest/run.py
 
+bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline, one run (about 6 min)
+	$(BIN)/python bench/run.py
+
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup mar serve stop test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest clean
+.PHONY: help setup mar serve stop test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest bench clean
