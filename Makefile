@@ -41,8 +41,8 @@ test-fast: $(STAMP) ## Unit tests only
 	$(BIN)/pytest tests/unit -m "not slow"
 
 lint: $(STAMP) ## ruff, mypy and hadolint
-	$(BIN)/ruff check src serve tests docker loadtest
-	$(BIN)/ruff format --check src serve tests docker loadtest
+	$(BIN)/ruff check src serve tests docker loadtest bench
+	$(BIN)/ruff format --check src serve tests docker loadtest bench
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
