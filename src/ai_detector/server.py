@@ -144,9 +144,18 @@ def start(
         "--models",
         f"{model_name}={model_name}.mar",
     ]
-    subprocess.run(
-        command, check=True, env=_environment(log_dir, env), cwd=log_dir, stdout=subprocess.DEVNULL
-    )
+    # The server outlives this call: give it a file, not our stdout/stderr, or a caller
+    # reading our output through a pipe (`make serve | tee`) would wait for it forever.
+    with (log_dir / "torchserve.out").open("ab") as output:
+        subprocess.run(
+            command,
+            check=True,
+            env=_environment(log_dir, env),
+            cwd=log_dir,
+            stdout=output,
+            stderr=output,
+            stdin=subprocess.DEVNULL,
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.model_ready():
