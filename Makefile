@@ -72,10 +72,13 @@ bot: $(STAMP) ## Run the Telegram bot (needs BOT_TOKEN; uses the service at AI_D
 loadtest: $(STAMP) ## Locust against the service (started if needed): SLO check and report in loadtest/report
 	$(BIN)/python loadtest/run.py
 
+loadtest-ramp: $(STAMP) ## Locust in rising steps: the highest rate that still holds the p95 objective
+	$(BIN)/python loadtest/run.py --shape ramp
+
 bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline, one run (about 6 min)
 	$(BIN)/python bench/run.py
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup mar serve stop test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest bench clean
+.PHONY: help setup mar serve stop test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest loadtest-ramp bench clean
