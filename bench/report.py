@@ -112,7 +112,13 @@ def render(summary: dict[str, Any]) -> str:
             f"  {run['threads']:7d} {run['batch']:5d} {run['img_per_s']:8.1f} "
             f"{run['cpu_ms_per_img']:11.2f}"
         )
+    for run in limit.get("after", []):
+        lines.append(
+            f"  {run['threads']:7d} {run['batch']:5d} {run['img_per_s']:8.1f} "
+            f"{run['cpu_ms_per_img']:11.2f}   (again, after the servers)"
+        )
     lines.append(f"  one-thread breakdown: {limit['breakdown']}")
+    lines.append(f"  limit used for the ratios: {limit['best']['img_per_s']} img/s")
     lines += [
         "",
         "servers (latency ms from the client; cores = CPU seconds per second; "
