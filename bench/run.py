@@ -1,12 +1,13 @@
 """`make bench`: the in-process limit, our TorchServe and an eager fp32 baseline, in one run.
 
-    python bench/run.py                           # default model, full run (about 6 minutes)
+    python bench/run.py --wait-idle 300           # default model, full run (about 13 minutes)
     python bench/run.py --model models/model --checkpoint models/checkpoint.pt
     python bench/run.py --quick                   # seconds per phase, for the smoke test
     python bench/run.py --ours batchSize=4 --ours AI_DETECTOR_THREADS=1 --ours job_queue_size=400
 
 (a) the Predictor in-process, (b) our server (serve/handler.py + ONNX) and (c) a baseline
-server (TorchServe image_classifier-style handler, eager fp32 DetectorNet) under the same
+server (TorchServe image_classifier-style handler, eager fp32 DetectorNet; run twice: with
+torch's default threads and with one torch thread per worker) under the same
 closed- and open-loop load from a light asyncio client on 127.0.0.1, with CPU and RSS of
 every process; then the ratios and the targets. Prints tables and writes
 ``<out>/summary.json``. ``--ours KEY=VALUE`` tries a setting on our server only: a
