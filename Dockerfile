@@ -72,6 +72,7 @@ RUN useradd --no-log-init --create-home --home-dir /home/model-server --uid 1000
 WORKDIR /home/model-server
 COPY docker/healthcheck.py /usr/local/bin/healthcheck.py
 COPY --chown=model-server:model-server docker/config.properties config.properties
+COPY --chown=model-server:model-server serve/log4j2.xml log4j2.xml
 COPY --from=builder --chown=model-server:model-server /model_store model_store
 USER 10001:10001
 # 8080 inference (/ping, /predictions/ai-detector), 8081 management, 8082 metrics.
@@ -81,4 +82,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
 # -g: signals go to the whole process group, so the JVM shuts down cleanly too.
 ENTRYPOINT ["tini", "-g", "--"]
 CMD ["torchserve", "--start", "--foreground", "--ncs", \
-     "--ts-config", "config.properties", "--model-store", "model_store"]
+     "--ts-config", "config.properties", "--model-store", "model_store", \
+     "--log-config", "log4j2.xml"]

@@ -35,12 +35,11 @@ from bench.workload import interleave, make_mix
 
 log = logging.getLogger("bench")
 
-QUIET = f"-Dlog4j.configurationFile=file://{HERE / 'log4j2-quiet.xml'}"
 LEAN_JVM = "-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 CANDIDATES: dict[str, list[str]] = {
     "default": [],
     "batch1": ["batchSize=1"],
-    "batch4": ["batchSize=4"],
+    "batch8": ["batchSize=8"],
     "batch16": ["batchSize=16", "maxBatchDelay=10"],
     "delay2": ["maxBatchDelay=2"],
     "delay20": ["maxBatchDelay=20"],
@@ -48,11 +47,8 @@ CANDIDATES: dict[str, list[str]] = {
     "workers1x2threads": ["minWorkers=1", "maxWorkers=1", "AI_DETECTOR_THREADS=2"],
     "netty1": ["number_of_netty_threads=1", "netty_client_threads=1"],
     "netty4": ["number_of_netty_threads=4", "netty_client_threads=4"],
-    "quietlogs": [f"vmargs={QUIET}"],
-    "quietlogs+leanjvm": [f"vmargs={QUIET} {LEAN_JVM}"],
-    "lean+batch4": [f"vmargs={QUIET} {LEAN_JVM}", "batchSize=4"],
-    "lean+batch1": [f"vmargs={QUIET} {LEAN_JVM}", "batchSize=1"],
-    "lean+workers3": [f"vmargs={QUIET} {LEAN_JVM}", "minWorkers=3", "maxWorkers=3"],
+    "leanjvm": [f"vmargs={LEAN_JVM}"],
+    "leanjvm+batch8": [f"vmargs={LEAN_JVM}", "batchSize=8"],
 }
 
 

@@ -18,11 +18,9 @@ from pathlib import Path
 from ai_detector.metadata import ModelMetadata
 from ai_detector.params import load_params
 from ai_detector.predictor import resolve_model_dir
-from ai_detector.server import venv_tool
+from ai_detector.server import SERVE_DIR, venv_tool
 
 log = logging.getLogger(__name__)
-
-SERVE_DIR = Path(__file__).resolve().parents[2] / "serve"
 
 
 def build_archive(

@@ -7,8 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+import yaml
 from PIL import Image
 
+from ai_detector.server import SERVE_DIR
 from tests.conftest import encode_image, textured_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -142,10 +144,23 @@ def test_concurrent_requests_mixed_good_and_bad(tiny_server, make_image):
 
 
 def test_batching_is_configured(tiny_server):
+    """The worker and batching settings of serve/model-config.yaml reach the server."""
+    wanted = yaml.safe_load((SERVE_DIR / "model-config.yaml").read_text())
     model = requests.get(f"{tiny_server.management_url}/models/ai-detector", timeout=10).json()[0]
-    assert model["batchSize"] == 8
-    assert model["maxBatchDelay"] == 5
-    assert len(model["workers"]) == 2
+    assert model["batchSize"] == wanted["batchSize"] > 1
+    assert model["maxBatchDelay"] == wanted["maxBatchDelay"]
+    assert len(model["workers"]) == wanted["minWorkers"]
+
+
+def test_requests_are_logged_once_without_debug_lines(tiny_server, make_image):
+    """serve/log4j2.xml is in effect: one access-log line per request, no DEBUG chatter."""
+    access = tiny_server.log_dir / "access_log.log"
+    before = access.read_text().count("/predictions/") if access.exists() else 0
+    image = make_image("PNG")
+    for _ in range(3):
+        requests.post(tiny_server.predict_url, data=image, timeout=30).raise_for_status()
+    assert access.read_text().count("/predictions/") == before + 3
+    assert "DEBUG" not in (tiny_server.log_dir / "ts_log.log").read_text()
 
 
 def test_prometheus_metrics_count_requests_and_latency(tiny_server, make_image):
