@@ -14,50 +14,41 @@ made once at start (photo-like JPEGs near 1024 px, small PNG and WebP) unless ``
 from __future__ import annotations
 
 import csv
-import io
-import json
 import logging
 import math
 import random
+import sys
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gevent
-import numpy as np
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.env import Environment
-from PIL import Image
+
+# Locust imports this file by path with its folder first on sys.path and takes sys.path[0] off
+# again afterwards: the loadtest package needs the root, added at the end to leave that alone.
+sys.path.append(str(Path(__file__).resolve().parents[1]))
+
+from loadtest.checks import Check, check_verdict, expect_error
+from loadtest.traffic import (
+    NOT_AN_IMAGE,
+    OVERSIZE,
+    Pacer,
+    Payload,
+    file_payloads,
+    synthetic_payloads,
+)
 
 log = logging.getLogger("loadtest")
 
 PREDICT_PATH = "/predictions/ai-detector"
-NOT_AN_IMAGE = b"plain text, not an image\n" * 8
-# Over the handler's 20 MiB limit, under the frontend's 25 MiB: the answer is a JSON 413.
-OVERSIZE = b"\xff\xd8\xff" + b"\0" * (21 * 1024 * 1024)
 STEP_SETTLE_S = 3.0  # dropped at the start of each ramp step while users join
-PACING_BLOCK = 10  # requests per pacing block (see Pacer)
-MAX_LAG_S = 2.0
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif"}
-
-
-@dataclass(frozen=True)
-class Payload:
-    kind: str
-    data: bytes
-    content_type: str
-    weight: float
-
 
 PAYLOADS: list[Payload] = []
 # (start, epoch seconds; step; users; name; response ms; ok) of every request.
 SAMPLES: list[tuple[float, int, int, str, float, bool]] = []
 STATE: dict[str, Any] = {"t0": time.time(), "users": 0, "step_time": 0.0}
-EXPECTED: dict[str, Any] = {}
-Check = Callable[[int, str], str | None]  # (status, body) -> what is wrong, or None
 
 
 @events.init_command_line_parser.add_listener
@@ -70,121 +61,6 @@ def add_options(parser: Any) -> None:
     group.add_argument("--p95-ms", type=float, default=150.0, help="ramp stops above this p95")
     group.add_argument("--images", default="", help="folder of real images (default: synthetic)")
     group.add_argument("--samples-file", default="", help="write each request's timing here")
-
-
-class Pacer:
-    """Arrival times of one user: blocks of PACING_BLOCK requests, each spread uniformly at
-    random over PACING_BLOCK / rate seconds. Locally as irregular as Poisson arrivals, but
-    the count per block is exact, so the measured rate does not drift below the target by
-    chance. A user that falls more than MAX_LAG_S behind drops the backlog instead of
-    firing it all at once."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.queue: deque[float] = deque()
-        self.block_end = time.monotonic()
-
-    def wait(self) -> float:
-        now = time.monotonic()
-        if self.queue and self.queue[0] < now - MAX_LAG_S:
-            self.queue.clear()
-            self.block_end = now
-        if not self.queue:
-            start, span = max(self.block_end, now - MAX_LAG_S), PACING_BLOCK / self.rate
-            self.queue.extend(sorted(start + random.uniform(0, span) for _ in range(PACING_BLOCK)))
-            self.block_end = start + span
-        return max(0.0, self.queue.popleft() - now)
-
-
-def photo_like(width: int, height: int, seed: int) -> Image.Image:
-    """Smooth blobs, gradients and sensor-like noise: compresses like a photo rather than a
-    flat test card, so decoding and uploading cost what a real picture of that size costs."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    image = np.zeros((height, width, 3), np.float32)
-    for channel in range(3):
-        fx, fy, phase = rng.uniform(20, 200), rng.uniform(20, 200), rng.uniform(0, 6.3)
-        image[..., channel] = 120 + 70 * np.sin(x / fx + phase) * np.cos(y / fy)
-    for _ in range(12):
-        cx, cy, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(20, width / 4)
-        blob = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * r * r))
-        image += blob[..., None] * rng.uniform(-90, 90, size=3)
-    image += rng.normal(0, 6, size=image.shape)
-    return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB")
-
-
-def synthetic_payloads() -> list[Payload]:
-    """The default mix, weighted like uploads from phones and the web: mostly large JPEGs."""
-    kinds = [
-        ("jpeg 1024x768", "JPEG", (1024, 768), {"quality": 90}, 5),
-        ("jpeg 768x1024", "JPEG", (768, 1024), {"quality": 80}, 2),
-        ("png 320x240", "PNG", (320, 240), {}, 1),
-        ("webp 640x480", "WEBP", (640, 480), {"quality": 80}, 1),
-    ]
-    payloads = []
-    for index, (kind, fmt, size, options, weight) in enumerate(kinds):
-        for seed in range(3):
-            buffer = io.BytesIO()
-            photo_like(*size, seed=10 * index + seed).save(buffer, format=fmt, **options)
-            payloads.append(Payload(kind, buffer.getvalue(), f"image/{fmt.lower()}", weight / 3))
-    return payloads
-
-
-def file_payloads(folder: Path) -> list[Payload]:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    return [Payload(f"file {p.suffix.lower()[1:]}", p.read_bytes(), "", 1.0) for p in files]
-
-
-def snippet(text: str) -> str:
-    return " ".join(text[:300].split())[:160]
-
-
-def check_verdict(status: int, text: str) -> str | None:
-    """What is wrong with a classification answer, or None when it keeps the contract."""
-    if status != 200:
-        return f"HTTP {status}: {snippet(text)}"
-    try:
-        body = json.loads(text)
-        label, confidence = body["label"], float(body["confidence"])
-        probabilities = {str(k): float(v) for k, v in body["probabilities"].items()}
-        version, total = body["model_version"], sum(probabilities.values())
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return f"malformed answer: {snippet(text)}"
-    checks = [
-        (
-            isinstance(label, str) and label in probabilities,
-            f"label {label!r} not in {snippet(text)}",
-        ),
-        (isinstance(version, str), f"model_version {version!r} is not a string"),
-        (0.0 <= confidence <= 1.0, f"confidence {confidence} outside [0, 1]"),
-        (
-            all(0.0 <= p <= 1.0 for p in probabilities.values()),
-            f"probability outside [0, 1]: {snippet(text)}",
-        ),
-        (abs(total - 1.0) <= 1e-3, f"probabilities sum to {total:.4f}"),
-    ]
-    problem = next((message for ok, message in checks if not ok), None)
-    if problem is None:
-        # The first valid answer fixes the label set: the API does not publish it elsewhere.
-        expected = EXPECTED.setdefault("labels", frozenset(probabilities))
-        if frozenset(probabilities) != expected:
-            problem = f"labels {sorted(probabilities)} differ from {sorted(expected)}"
-    return problem
-
-
-def expect_error(status: int, kind: str) -> Check:
-    """A check that wants this 4xx status with a JSON error body of this type."""
-
-    def check(got: int, text: str) -> str | None:
-        if got != status:
-            return f"expected HTTP {status}, got {got}: {snippet(text)}"
-        try:
-            found = json.loads(text).get("type")
-        except (ValueError, AttributeError):
-            return f"HTTP {got} without a JSON error body"
-        return None if found == kind else f"error type {found!r}, expected {kind!r}"
-
-    return check
 
 
 @events.init.add_listener

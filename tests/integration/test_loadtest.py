@@ -5,28 +5,19 @@ The full run is `make loadtest`; here only that it runs, measures and judges sen
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
+from loadtest.report import max_holding_rate, objectives
 
 from tests.conftest import encode_image, textured_image
 
 ROOT = Path(__file__).resolve().parents[2]
 LENIENT = {"p95_ms": 5000, "min_rps": 5, "max_failure_ratio": 0.05, "max_cpu_percent": 100}
-
-
-def driver() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("loadtest_run", ROOT / "loadtest" / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_loadtest(server, out: Path, slo: dict, *options: str) -> subprocess.CompletedProcess:
@@ -91,13 +82,12 @@ def test_ramp_counts_wrong_answers_as_failures_and_exits_1(tiny_server, tmp_path
 
 
 def test_ramp_verdict_stops_at_the_first_missed_step():
-    run = driver()
     steps = [{"rate": 30, "ok": True}, {"rate": 50, "ok": False}, {"rate": 70, "ok": True}]
-    assert run.max_holding_rate(steps) == 30
-    assert run.max_holding_rate(steps[:1]) == 30
-    assert run.max_holding_rate(steps[1:2]) is None
+    assert max_holding_rate(steps) == 30
+    assert max_holding_rate(steps[:1]) == 30
+    assert max_holding_rate(steps[1:2]) is None
     summary = {"cpus_given": 2.0, "ramp": {"max_rate": 30}}
-    [objective] = run.objectives(summary, {"min_rps": 50})
+    [objective] = objectives(summary, {"min_rps": 50})
     assert objective == {
         "name": "rate holding p95",
         "value": 30,
