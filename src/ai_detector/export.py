@@ -15,6 +15,7 @@ metadata (precision, size, latency, parity) land in ``--out``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import shutil
@@ -27,13 +28,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    CalibrationMethod,
-    QuantFormat,
-    QuantType,
-    quantize_static,
-)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from sklearn.metrics import f1_score
 
@@ -42,6 +36,7 @@ from ai_detector.metadata import ModelMetadata
 from ai_detector.params import ExportParams, load_params
 from ai_detector.predictor import decide, softmax
 from ai_detector.preprocess import ImageSpec, preprocess_bytes
+from ai_detector.quantize import quantize_int8
 from ai_detector.tracking import log_artifacts, register_onnx, stage_run
 from ai_detector.train import load_checkpoint
 
@@ -49,19 +44,16 @@ log = logging.getLogger(__name__)
 
 
 def preprocess_records(records: list[Record], spec: ImageSpec) -> np.ndarray:
-    return np.stack([preprocess_bytes(r.read_bytes(), spec) for r in records])
+    shape = (0, 3, spec.input_size, spec.input_size)
+    arrays = [preprocess_bytes(r.read_bytes(), spec) for r in records]
+    return np.stack(arrays) if arrays else np.zeros(shape, np.float32)
 
 
-class ArrayReader(CalibrationDataReader):
-    """Feeds preprocessed calibration images to the quantiser in small batches."""
-
-    def __init__(self, arrays: np.ndarray, input_name: str, batch_size: int = 8) -> None:
-        self.batches = iter(
-            [{input_name: arrays[i : i + batch_size]} for i in range(0, len(arrays), batch_size)]
-        )
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self.batches, None)
+def spread(records: list[Record], count: int) -> list[Record]:
+    """``count`` records evenly spread over ``records`` (all of them if fewer)."""
+    if count >= len(records):
+        return list(records)
+    return [records[i] for i in np.linspace(0, len(records) - 1, count).round().astype(int)]
 
 
 def export_onnx(model: torch.nn.Module, spec: ImageSpec, path: Path, opset: int) -> None:
@@ -133,7 +125,16 @@ def parity(
         "macro_f1_fp32": float(f1_score(labels, ref_pred, average="macro")),
         "macro_f1": float(f1_score(labels, cand_pred, average="macro")),
         "max_logit_diff": float(np.abs(reference - candidate).max()),
+        "mean_logit_diff": float(np.abs(reference - candidate).mean()),
     }
+
+
+def passes(result: dict[str, Any], params: ExportParams) -> bool:
+    """The parity gate: int8 may replace fp32 only if it keeps fp32's decisions."""
+    return (
+        result["agreement"] >= params.min_agreement
+        and result["macro_f1_fp32"] - result["macro_f1"] <= params.max_f1_drop
+    )
 
 
 def export(
@@ -158,40 +159,40 @@ def export(
     if params.quantize:
         prepared = work / "model_prep.onnx"
         quant_pre_process(str(fp32), str(prepared))
-        calibration = preprocess_records(
-            read_records(records_path, "train")[
-                :: max(1, len(read_records(records_path, "train")) // params.calibration_images)
-            ][: params.calibration_images],
-            spec,
-        )
-        candidates = {}
-        for method in params.calibration_methods:
-            path = work / f"model_int8_{method}.onnx"
-            quantize_static(
-                str(prepared),
-                str(path),
-                ArrayReader(calibration, "input"),
-                quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                calibrate_method=getattr(CalibrationMethod, method),
-            )
-            candidates[method] = parity(fp32_logits, run(path, val_x), val_y, metadata)
-            log.info("int8 %s: %s", method, candidates[method])
+        # Disjoint training images: ranges from one set, bias correction from another.
+        train = read_records(records_path, "train")
+        chosen_for_ranges = spread(train, params.calibration_images)
+        calibration = preprocess_records(chosen_for_ranges, spec)
+        taken = set(chosen_for_ranges)
+        rest = [r for r in train if r not in taken]
+        correction = preprocess_records(spread(rest, params.bias_correction_images), spec)
+        candidates: dict[str, dict[str, Any]] = {}
+        for method, float_convs in itertools.product(
+            params.calibration_methods, params.float_convs
+        ):
+            name = f"{method}/float{float_convs}"
+            path = work / f"model_int8_{method}_{float_convs}.onnx"
+            quantize_int8(prepared, path, calibration, method, correction, float_convs)
+            candidates[name] = parity(fp32_logits, run(path, val_x), val_y, metadata)
+            candidates[name].update(method=method, float_convs=float_convs, path=str(path))
+            log.info("int8 %s: %s", name, candidates[name])
+        # Among candidates that pass the gate, the one with fewest fp32 layers (fastest).
         best = max(
-            candidates, key=lambda m: (candidates[m]["agreement"], candidates[m]["macro_f1"])
+            candidates,
+            key=lambda n: (
+                passes(candidates[n], params),
+                -candidates[n]["float_convs"],
+                candidates[n]["agreement"],
+            ),
         )
-        result = candidates[best]
         report["int8"] = candidates
         report["int8_best"] = best
-        promoted = (
-            result["agreement"] >= params.min_agreement
-            and result["macro_f1_fp32"] - result["macro_f1"] <= params.max_f1_drop
-        )
+        promoted = passes(candidates[best], params)
         report["int8_promoted"] = promoted
         if promoted:
-            chosen, precision = work / f"model_int8_{best}.onnx", f"int8-{best}"
+            chosen, precision = Path(candidates[best].pop("path")), f"int8-{best}"
+        for result in candidates.values():
+            result.pop("path", None)
     report["latency_fp32"] = latency(fp32, spec)
     if chosen != fp32:
         report["latency_int8"] = latency(chosen, spec)

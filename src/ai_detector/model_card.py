@@ -58,9 +58,11 @@ def _int8_line(export: dict[str, Any]) -> list[str]:
     best = export["int8"][export["int8_best"]]
     return [
         "",
-        f"int8 ({export['int8_best']} calibration) vs fp32 on validation: agreement "
+        f"int8 candidate {export['int8_best']} (calibration method / leading convolutions "
+        f"kept in fp32, bias-corrected) vs fp32 on validation: decision agreement "
         f"{best['agreement']:.4f}, macro F1 {best['macro_f1']:.4f} vs fp32 "
-        f"{best['macro_f1_fp32']:.4f}; promoted: {export['int8_promoted']}.",
+        f"{best['macro_f1_fp32']:.4f}, mean |logit difference| "
+        f"{best.get('mean_logit_diff', float('nan')):.3f}; promoted: {export['int8_promoted']}.",
     ]
 
 

@@ -64,7 +64,10 @@ class ExportParams:
     opset: int = 18
     quantize: bool = True
     calibration_images: int = 128
-    calibration_methods: tuple[str, ...] = ("MinMax", "Percentile", "Entropy")
+    bias_correction_images: int = 128
+    # Candidates: how many leading convolutions stay fp32 (one model per value and method).
+    float_convs: tuple[int, ...] = (1,)
+    calibration_methods: tuple[str, ...] = ("MinMax", "Percentile")
     min_agreement: float = 0.99
     max_f1_drop: float = 0.005
 

@@ -60,7 +60,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["train"].update(
         epochs=40, augment_views=1, batch_size=16, patience=10, version="tiny-pipeline"
     )
-    params["export"].update(calibration_images=8, calibration_methods=["MinMax"])
+    params["export"].update(
+        calibration_images=8,
+        bias_correction_images=8,
+        calibration_methods=["MinMax"],
+        float_convs=[1],
+    )
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     env = pipeline_env(work)
     subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=work, env=env, check=True)
@@ -101,7 +106,8 @@ def test_metrics_and_plots_are_written(project):
     assert 0.0 <= evaluation["draft_shortcut"]["label_agreement"] <= 1.0
     export = json.loads((project / "metrics" / "export.json").read_text())
     assert export["fp32_vs_torch_max_diff"] < 1e-3
-    assert "MinMax" in export["int8"]
+    assert list(export["int8"]) == ["MinMax/float1"]
+    assert export["int8"]["MinMax/float1"]["float_convs"] == 1
     for plot in ("confusion.csv", "roc.json", "pr.json"):
         assert (project / "plots" / plot).is_file()
     shown = subprocess.run(
