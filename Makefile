@@ -75,8 +75,8 @@ loadtest: $(STAMP) ## Locust against the service (started if needed): SLO check 
 loadtest-ramp: $(STAMP) ## Locust in rising steps: the highest rate that still holds the p95 objective
 	$(BIN)/python loadtest/run.py --shape ramp
 
-bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline, one run (about 6 min)
-	$(BIN)/python bench/run.py
+bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline, one run (about 13 min)
+	$(BIN)/python bench/run.py --wait-idle 300
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache
