@@ -174,7 +174,12 @@ def export(
             path = work / f"model_int8_{method}_{float_convs}.onnx"
             quantize_int8(prepared, path, calibration, method, correction, float_convs)
             candidates[name] = parity(fp32_logits, run(path, val_x), val_y, metadata)
-            candidates[name].update(method=method, float_convs=float_convs, path=str(path))
+            candidates[name].update(
+                method=method,
+                float_convs=float_convs,
+                path=str(path),
+                latency=latency(path, spec),
+            )
             log.info("int8 %s: %s", name, candidates[name])
         # Among candidates that pass the gate, the one with fewest fp32 layers (fastest).
         best = max(

@@ -63,6 +63,17 @@ def _int8_line(export: dict[str, Any]) -> list[str]:
         f"{best['agreement']:.4f}, macro F1 {best['macro_f1']:.4f} vs fp32 "
         f"{best['macro_f1_fp32']:.4f}, mean |logit difference| "
         f"{best.get('mean_logit_diff', float('nan')):.3f}; promoted: {export['int8_promoted']}.",
+        *_speed_line(best.get("latency"), export.get("latency_fp32")),
+    ]
+
+
+def _speed_line(int8: dict[str, float] | None, fp32: dict[str, float] | None) -> list[str]:
+    if not int8 or not fp32:
+        return []
+    return [
+        f"Model only, one thread: int8 {int8['batch1_ms']:.1f} ms per image at batch 1 "
+        f"({int8['batch8_img_per_s']:.0f} img/s at batch 8), fp32 {fp32['batch1_ms']:.1f} ms "
+        f"({fp32['batch8_img_per_s']:.0f} img/s)."
     ]
 
 
