@@ -195,12 +195,11 @@ def export(
         promoted = passes(candidates[best], params)
         report["int8_promoted"] = promoted
         if promoted:
-            chosen, precision = Path(candidates[best].pop("path")), f"int8-{best}"
+            chosen, precision = Path(candidates[best]["path"]), f"int8-{best}"
+            report["latency_int8"] = candidates[best]["latency"]
         for result in candidates.values():
-            result.pop("path", None)
+            del result["path"]
     report["latency_fp32"] = latency(fp32, spec)
-    if chosen != fp32:
-        report["latency_int8"] = latency(chosen, spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(chosen, out_dir / metadata.model_file)
     size_mb = (out_dir / metadata.model_file).stat().st_size / 1e6

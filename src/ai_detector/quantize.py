@@ -3,12 +3,12 @@
     from ai_detector.quantize import quantize_int8
     quantize_int8(prepared_fp32, out_path, calibration_images, "MinMax", correction_images)
 
-Used by the export stage (python -m ai_detector.export). Two things make int8 keep the
-fp32 decisions of this detector, whose evidence is faint low-level texture:
+Used by the export stage (python -m ai_detector.export). Three things bring int8 closer to
+the fp32 decisions of this detector, whose evidence is faint low-level texture:
 
 - The first convolution reads the normalised image; quantising that to uint8 puts it on
   a new grid about one grey level apart, noise of the very kind the detector looks for
-  (agreement 0.986 -> 0.990 with it in fp32; it is 3% of the model's work).
+  (in an experiment: agreement 0.986 -> 0.990 with it in fp32; it is 3% of the work).
   ``float_convs`` keeps the first N convolutions in fp32.
 - Only the convolutional trunk is quantised (``QUANTIZED_OPS``). The head reads
   standardised pooled features; one per-tensor int8 scale for all 1752 of them clipped
