@@ -59,6 +59,10 @@ class EvaluateParams:
     batch_size: int = 64
 
 
+# onnxruntime.quantization.CalibrationMethod names.
+CALIBRATION_METHODS = {"MinMax", "Entropy", "Percentile", "Distribution"}
+
+
 @dataclass(frozen=True)
 class ExportParams:
     opset: int = 18
@@ -70,6 +74,21 @@ class ExportParams:
     calibration_methods: tuple[str, ...] = ("MinMax", "Percentile")
     min_agreement: float = 0.99
     max_f1_drop: float = 0.005
+
+    def __post_init__(self) -> None:
+        # Checked here so a typo fails at once, not after minutes of calibration.
+        unknown = set(self.calibration_methods) - CALIBRATION_METHODS
+        if unknown:
+            raise ValueError(
+                f"export.calibration_methods: unknown {sorted(unknown)}; "
+                f"choose from {sorted(CALIBRATION_METHODS)}"
+            )
+        if any(count < 0 for count in self.float_convs):
+            raise ValueError(f"export.float_convs must be >= 0, got {list(self.float_convs)}")
+        if self.quantize and not (self.calibration_methods and self.float_convs):
+            raise ValueError("export.quantize needs calibration_methods and float_convs")
+        if self.quantize and self.calibration_images < 1:
+            raise ValueError("export.calibration_images must be at least 1")
 
 
 @dataclass(frozen=True)
