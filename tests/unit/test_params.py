@@ -37,3 +37,11 @@ def test_bad_export_settings_are_refused_with_the_reason(tmp_path, export, messa
 
 def test_quantize_off_needs_no_calibration_settings():
     assert ExportParams(quantize=False, calibration_methods=(), float_convs=()).opset == 18
+
+
+def test_known_calibration_methods_are_onnxruntimes():
+    from onnxruntime.quantization import CalibrationMethod
+
+    from ai_detector.params import CALIBRATION_METHODS
+
+    assert {method.name for method in CalibrationMethod} == CALIBRATION_METHODS
