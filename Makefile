@@ -64,7 +64,7 @@ dvc-remote-dagshub: ## Add DagsHub as a DVC remote; needs DAGSHUB_USER, DAGSHUB_
 default-model: ## Make the model from `dvc repro` the one shipped in the package
 	test -f models/model/metadata.json || { echo "run make repro first"; exit 1; }
 	rm -rf src/ai_detector/default_model && mkdir -p src/ai_detector/default_model
-	cp models/model/model.onnx models/model/metadata.json models/MODEL_CARD.md src/ai_detector/default_model/
+	cp models/model/*.onnx models/model/metadata.json models/MODEL_CARD.md src/ai_detector/default_model/
 
 bot: $(STAMP) ## Run the Telegram bot (needs BOT_TOKEN; uses the service at AI_DETECTOR_URL, default http://127.0.0.1:8080)
 	$(BIN)/python -m ai_detector.bot

@@ -65,12 +65,20 @@ def make_image() -> Callable[..., bytes]:
     return _make
 
 
-def write_tiny_onnx_model(model_dir: Path, labels: tuple[str, ...] = TINY_LABELS) -> ModelMetadata:
+def write_tiny_onnx_model(
+    model_dir: Path,
+    labels: tuple[str, ...] = TINY_LABELS,
+    *,
+    file: str = "model.onnx",
+    real_bias_shift: float = 0.0,
+) -> ModelMetadata:
     """A real ONNX classifier small enough to build in milliseconds.
 
     It averages each colour channel and maps the three means linearly to one logit
     per label: red-tinted images come out "AI-generated", blue ones "Deepfake",
     neutral ones "Real" — enough to check that pixels really reach the model.
+    ``real_bias_shift`` moves the Real logit: a stand-in for a quantised copy that
+    drifted from its original.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -78,7 +86,7 @@ def write_tiny_onnx_model(model_dir: Path, labels: tuple[str, ...] = TINY_LABELS
     weights = np.zeros((3, len(labels)), dtype=np.float32)
     weights[0, 1] = 6.0  # red   -> AI-generated
     weights[2, 2] = 6.0  # blue  -> Deepfake
-    bias = np.array([1.0, -1.0, -1.0][: len(labels)], dtype=np.float32)
+    bias = np.array([1.0 + real_bias_shift, -1.0, -1.0][: len(labels)], dtype=np.float32)
     graph = helper.make_graph(
         [
             helper.make_node("ReduceMean", ["input"], ["pooled"], axes=[2, 3], keepdims=0),
@@ -94,7 +102,7 @@ def write_tiny_onnx_model(model_dir: Path, labels: tuple[str, ...] = TINY_LABELS
     model.ir_version = 8
     onnx.checker.check_model(model)
     model_dir.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(model_dir / "model.onnx"))
+    onnx.save(model, str(model_dir / file))
     metadata = ModelMetadata(labels=labels, version="tiny-test-1", fake_threshold=0.5)
     metadata.save(model_dir)
     return metadata

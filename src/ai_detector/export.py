@@ -3,40 +3,33 @@
     python -m ai_detector.export [--params params.yaml] [--checkpoint models/checkpoint.pt]
                                  [--records data/prepared/records.csv] [--out models/model]
 
-The trained checkpoint is exported with a dynamic batch axis, checked with
-``onnx.checker`` and pre-processed (shape inference + graph optimisation) for
-quantisation. Static int8 QDQ models (per-channel weights) are calibrated on
-training images through the shared preprocessing, one per calibration method;
-the best is promoted only if it agrees with fp32 on >= ``min_agreement`` of the
-validation images and loses <= ``max_f1_drop`` macro F1. The chosen model and its
-metadata (precision, size, latency, parity) land in ``--out``.
-"""
+The trained checkpoint is exported with a dynamic batch axis and checked with
+``onnx.checker``. int8 candidates (per calibration method and count of fp32 leading
+convolutions, each alone and as a cascade with an fp32 fallback) are calibrated on
+training images through the shared preprocessing and checked on the validation split
+by ai_detector.promote: the fastest that keeps fp32's decisions (``min_agreement``,
+``max_f1_drop``) ships, else fp32. The model file(s) and their metadata (precision,
+size, latency, parity) land in ``--out``; every figure also goes to ``--metrics``."""
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import logging
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
-from onnxruntime.quantization.shape_inference import quant_pre_process
-from sklearn.metrics import f1_score
 
 from ai_detector.data.records import Record, read_records
 from ai_detector.metadata import ModelMetadata
 from ai_detector.params import ExportParams, load_params
-from ai_detector.predictor import decide, softmax
 from ai_detector.preprocess import ImageSpec, preprocess_bytes
-from ai_detector.quantize import quantize_int8
+from ai_detector.promote import Images, latency, logits, search
 from ai_detector.tracking import log_artifacts, register_onnx, stage_run
 from ai_detector.train import load_checkpoint
 
@@ -73,68 +66,15 @@ def export_onnx(model: torch.nn.Module, spec: ImageSpec, path: Path, opset: int)
     onnx.checker.check_model(str(path))
 
 
-def session(path: Path, threads: int = 0) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def run(path: Path, arrays: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    sess = session(path)
-    name = sess.get_inputs()[0].name
-    return np.concatenate(
-        [
-            sess.run(None, {name: arrays[i : i + batch_size]})[0]
-            for i in range(0, len(arrays), batch_size)
-        ]
-    )
-
-
-def latency(path: Path, spec: ImageSpec, threads: int = 1) -> dict[str, float]:
-    """Model-only speed: median ms at batch 1 and images/s at batch 8, ``threads`` threads."""
-    sess = session(path, threads)
-    name = sess.get_inputs()[0].name
-    one = (
-        np.random.default_rng(0)
-        .standard_normal((1, 3, spec.input_size, spec.input_size))
-        .astype(np.float32)
-    )
-    eight = np.repeat(one, 8, axis=0)
-    timings = []
-    for _ in range(30):
-        start = time.perf_counter()
-        sess.run(None, {name: one})
-        timings.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    for _ in range(10):
-        sess.run(None, {name: eight})
-    return {
-        "batch1_ms": 1000 * float(np.median(timings[5:])),
-        "batch8_img_per_s": 80 / (time.perf_counter() - start),
-        "threads": threads,
-    }
-
-
-def parity(
-    reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray, metadata: ModelMetadata
-) -> dict[str, float]:
-    ref_pred = decide(softmax(reference, metadata.temperature), metadata)
-    cand_pred = decide(softmax(candidate, metadata.temperature), metadata)
-    return {
-        "agreement": float((ref_pred == cand_pred).mean()),
-        "macro_f1_fp32": float(f1_score(labels, ref_pred, average="macro")),
-        "macro_f1": float(f1_score(labels, cand_pred, average="macro")),
-        "max_logit_diff": float(np.abs(reference - candidate).max()),
-        "mean_logit_diff": float(np.abs(reference - candidate).mean()),
-    }
-
-
-def passes(result: dict[str, Any], params: ExportParams) -> bool:
-    """The parity gate: int8 may replace fp32 only if it keeps fp32's decisions."""
-    return (
-        result["agreement"] >= params.min_agreement
-        and result["macro_f1_fp32"] - result["macro_f1"] <= params.max_f1_drop
-    )
+def disjoint_spreads(records: list[Record], counts: list[int]) -> list[list[Record]]:
+    """One evenly spread pick per count, each from the records the earlier ones left."""
+    picks, rest = [], list(records)
+    for count in counts:
+        pick = spread(rest, count)
+        taken = set(pick)
+        rest = [r for r in rest if r not in taken]
+        picks.append(pick)
+    return picks
 
 
 def export(
@@ -144,69 +84,48 @@ def export(
     spec = metadata.image_spec
     index = {label: i for i, label in enumerate(metadata.labels)}
     work = Path(tempfile.mkdtemp(prefix="export-"))
-    fp32 = work / "model_fp32.onnx"
-    export_onnx(model, spec, fp32, params.opset)
+    fp32_dir = work / "fp32"
+    fp32_dir.mkdir()
+    export_onnx(model, spec, fp32_dir / metadata.model_file, params.opset)
+    metadata = metadata.replace(precision="fp32")
+    metadata.save(fp32_dir)
     val = read_records(records_path, "val")
     val_x = preprocess_records(val, spec)
-    val_y = np.array([index[r.label] for r in val])
     with torch.inference_mode():
         torch_logits = model(torch.from_numpy(val_x)).numpy()
-    fp32_logits = run(fp32, val_x)
     report: dict[str, Any] = {
-        "fp32_vs_torch_max_diff": float(np.abs(fp32_logits - torch_logits).max())
+        "fp32_vs_torch_max_diff": float(np.abs(logits(fp32_dir, val_x) - torch_logits).max())
     }
-    chosen, precision = fp32, "fp32"
+    chosen = fp32_dir
     if params.quantize:
-        prepared = work / "model_prep.onnx"
-        quant_pre_process(str(fp32), str(prepared))
-        # Disjoint training images: ranges from one set, bias correction from another.
-        train = read_records(records_path, "train")
-        chosen_for_ranges = spread(train, params.calibration_images)
-        calibration = preprocess_records(chosen_for_ranges, spec)
-        taken = set(chosen_for_ranges)
-        rest = [r for r in train if r not in taken]
-        correction = preprocess_records(spread(rest, params.bias_correction_images), spec)
-        candidates: dict[str, dict[str, Any]] = {}
-        for method, float_convs in itertools.product(
-            params.calibration_methods, params.float_convs
-        ):
-            name = f"{method}/float{float_convs}"
-            path = work / f"model_int8_{method}_{float_convs}.onnx"
-            quantize_int8(prepared, path, calibration, method, correction, float_convs)
-            candidates[name] = parity(fp32_logits, run(path, val_x), val_y, metadata)
-            candidates[name].update(
-                method=method,
-                float_convs=float_convs,
-                path=str(path),
-                latency=latency(path, spec),
+        # Disjoint training images: ranges, bias correction and the cascade's margin
+        # each from their own, so none of them is fitted on the images it is checked on.
+        calibration, correction, margin = (
+            preprocess_records(pick, spec)
+            for pick in disjoint_spreads(
+                read_records(records_path, "train"),
+                [params.calibration_images, params.bias_correction_images, params.fallback_images],
             )
-            log.info("int8 %s: %s", name, candidates[name])
-        # Among candidates that pass the gate, the one with fewest fp32 layers (fastest).
-        best = max(
-            candidates,
-            key=lambda n: (
-                passes(candidates[n], params),
-                -candidates[n]["float_convs"],
-                candidates[n]["agreement"],
-            ),
         )
-        report["int8"] = candidates
-        report["int8_best"] = best
-        promoted = passes(candidates[best], params)
-        report["int8_promoted"] = promoted
-        if promoted:
-            chosen, precision = Path(candidates[best]["path"]), f"int8-{best}"
-            report["latency_int8"] = candidates[best]["latency"]
-        for result in candidates.values():
-            del result["path"]
-    report["latency_fp32"] = latency(fp32, spec)
+        images = Images(
+            val_x, np.array([index[r.label] for r in val]), calibration, correction, margin
+        )
+        found, chosen = search(params, fp32_dir, images, work)
+        report.update(found)
+    else:
+        report["latency_fp32"] = latency(fp32_dir, val_x)
+        report["promoted"] = "fp32"
+    shipped = ModelMetadata.load(chosen)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(chosen, out_dir / metadata.model_file)
-    size_mb = (out_dir / metadata.model_file).stat().st_size / 1e6
+    for stale in out_dir.glob("*.onnx"):
+        stale.unlink()
+    for name in shipped.model_files:
+        shutil.copyfile(chosen / name, out_dir / name)
+    size_mb = sum((out_dir / name).stat().st_size for name in shipped.model_files) / 1e6
     report["model_size_mb"] = size_mb
-    metadata.replace(precision=precision, extra={**metadata.extra, "export": report}).save(out_dir)
+    shipped.replace(extra={**shipped.extra, "export": report}).save(out_dir)
     shutil.rmtree(work, ignore_errors=True)
-    log.info("exported %s model (%.1f MB) to %s", precision, size_mb, out_dir)
+    log.info("exported %s model (%.1f MB) to %s", shipped.precision, size_mb, out_dir)
     return report
 
 
@@ -228,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         report = export(params, args.checkpoint, args.records, args.out)
         args.metrics.parent.mkdir(parents=True, exist_ok=True)
         args.metrics.write_text(json.dumps(report, indent=2) + "\n")
-        log_artifacts(mlflow, args.metrics, args.out / "metadata.json")
+        log_artifacts(mlflow, args.metrics, args.out)
         register_onnx(mlflow, args.out / ModelMetadata.load(args.out).model_file, report)
     return 0
 

@@ -41,6 +41,11 @@ class ModelMetadata:
     # Temperature scaling of the logits (1.0 = uncalibrated).
     temperature: float = 1.0
     precision: str = "fp32"
+    # An int8 model can keep its fp32 original beside it: images whose int8 verdict is
+    # within ``fallback_margin`` (log-odds) of a decision boundary run again in fp32
+    # (ai_detector.cascade).
+    fallback_model_file: str | None = None
+    fallback_margin: float = 0.0
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -55,6 +60,15 @@ class ModelMetadata:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         if self.resize_size < self.input_size:
             raise ValueError("resize_size must be at least input_size")
+        if self.fallback_margin < 0:
+            raise ValueError(f"fallback_margin must be >= 0, got {self.fallback_margin}")
+
+    @property
+    def model_files(self) -> tuple[str, ...]:
+        """Every model file the directory must hold: the model and its fp32 fallback."""
+        if self.fallback_model_file:
+            return (self.model_file, self.fallback_model_file)
+        return (self.model_file,)
 
     @property
     def image_spec(self) -> ImageSpec:

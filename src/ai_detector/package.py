@@ -2,7 +2,7 @@
 
     python -m ai_detector.package [--model models/model] [--out model_store] [--name ai-detector]
 
-The archive holds the thin handler (serve/handler.py), the ONNX model and its
+The archive holds the thin handler (serve/handler.py), the ONNX model(s) and their
 metadata.json, and serve/model-config.yaml (workers and batching). The handler
 imports the installed ``ai_detector`` package, so the archive stays small and the
 logic is not copied into it.
@@ -32,11 +32,12 @@ def build_archive(
 ) -> Path:
     """Write ``<out_dir>/<name>.mar`` from a model directory; returns its path."""
     metadata = ModelMetadata.load(model_dir)
-    for path in (handler, config, model_dir / metadata.model_file):
+    models = [model_dir / name for name in metadata.model_files]
+    for path in (handler, config, *models):
         if not path.is_file():
             raise FileNotFoundError(f"cannot package: {path} is missing")
     out_dir.mkdir(parents=True, exist_ok=True)
-    extra = [model_dir / metadata.model_file, model_dir / "metadata.json"]
+    extra = [*models, model_dir / "metadata.json"]
     card = model_dir / "MODEL_CARD.md"
     if card.is_file():
         extra.append(card)

@@ -72,6 +72,9 @@ class ExportParams:
     # Candidates: how many leading convolutions stay fp32 (one model per value and method).
     float_convs: tuple[int, ...] = (1,)
     calibration_methods: tuple[str, ...] = ("MinMax", "Percentile")
+    # Training images (beside the calibration and correction ones) that fit the margin of
+    # the int8 -> fp32 cascade; 0 = no cascade candidates.
+    fallback_images: int = 512
     min_agreement: float = 0.99
     max_f1_drop: float = 0.005
 

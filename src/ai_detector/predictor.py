@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from ai_detector.cascade import needs_fallback
 from ai_detector.errors import InputError
 from ai_detector.metadata import METADATA_FILE, ModelMetadata
 from ai_detector.preprocess import preprocess_bytes
@@ -63,6 +64,14 @@ def decide(probabilities: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
     return np.where(fake_mass >= metadata.fake_threshold, masked.argmax(axis=1), real)
 
 
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads  # 0 lets onnxruntime use every core
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class Predictor:
     """Classify images with an exported ONNX model; thread-safe for concurrent calls."""
 
@@ -70,16 +79,11 @@ class Predictor:
         self.model_dir = resolve_model_dir(model_dir)
         self.metadata = ModelMetadata.load(self.model_dir)
         self.spec = self.metadata.image_spec
-        options = ort.SessionOptions()
         threads = threads or int(os.environ.get(THREADS_ENV, "0"))
-        options.intra_op_num_threads = threads  # 0 lets onnxruntime use every core
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        model_path = self.model_dir / self.metadata.model_file
-        self.session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = _session(self.model_dir / self.metadata.model_file, threads)
         self.input_name = self.session.get_inputs()[0].name
+        fallback = self.metadata.fallback_model_file
+        self.fallback = _session(self.model_dir / fallback, threads) if fallback else None
         log.info(
             "loaded model %s (%s, %s) from %s",
             self.metadata.version,
@@ -89,9 +93,16 @@ class Predictor:
         )
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Raw model output for a preprocessed float32 batch (N, 3, H, W)."""
+        """Model output for a preprocessed float32 batch (N, 3, H, W); with an fp32
+        fallback, the rows near a decision boundary come from the fp32 model."""
         (output,) = self.session.run(None, {self.input_name: batch})
-        return np.asarray(output)
+        output = np.asarray(output)
+        if self.fallback is not None:
+            near = needs_fallback(output, self.metadata, self.metadata.fallback_margin)
+            if near.any():
+                (again,) = self.fallback.run(None, {self.input_name: batch[near]})
+                output[near] = again
+        return output
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities (N, labels) for a preprocessed batch."""

@@ -63,6 +63,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["export"].update(
         calibration_images=8,
         bias_correction_images=8,
+        fallback_images=8,
         calibration_methods=["MinMax"],
         float_convs=[1],
     )
@@ -107,7 +108,17 @@ def test_metrics_and_plots_are_written(project):
     export = json.loads((project / "metrics" / "export.json").read_text())
     assert export["fp32_vs_torch_max_diff"] < 1e-3
     assert list(export["int8"]) == ["MinMax/float1"]
-    assert export["int8"]["MinMax/float1"]["float_convs"] == 1
+    candidate = export["int8"]["MinMax/float1"]
+    assert candidate["float_convs"] == 1
+    cascade = candidate["cascade"]
+    assert cascade["margin"] >= 0.0
+    assert 0.0 <= cascade["fallback_fraction"] <= 1.0
+    # Rows it re-runs get fp32's verdict, the others keep int8's: it cannot agree less.
+    assert cascade["agreement"] >= candidate["agreement"] - 1e-9
+    shipped = json.loads((project / "models" / "model" / "metadata.json").read_text())
+    assert export["promoted"] == shipped["precision"]
+    for name in filter(None, (shipped["model_file"], shipped["fallback_model_file"])):
+        assert (project / "models" / "model" / name).is_file()
     for plot in ("confusion.csv", "roc.json", "pr.json"):
         assert (project / "plots" / plot).is_file()
     shown = subprocess.run(

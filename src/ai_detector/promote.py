@@ -1,0 +1,169 @@
+"""Which model ships: int8 candidates, alone and as cascades, against the parity gate.
+
+    from ai_detector.promote import Images, search
+    report, chosen = search(params, fp32_dir, images, work_dir)
+
+Used by the export stage (python -m ai_detector.export). Every candidate is a model
+directory that the Predictor loads, so parity and speed are measured on the artefact that
+would ship, through the code that would serve it:
+
+- ``<method>/float<N>``: static int8, one per calibration method and count of leading
+  fp32 convolutions (ai_detector.quantize);
+- ``<method>/float<N>+fp32``: the same int8 model with the fp32 model as its fallback
+  for images near a decision boundary, the margin fitted on training images that
+  neither calibration nor bias correction saw (ai_detector.cascade).
+
+A candidate may replace fp32 only if, on the validation split, it agrees with fp32's
+decisions on >= ``min_agreement`` of the images and loses <= ``max_f1_drop`` macro F1.
+Of those that pass, the one with the highest model-only throughput ships.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from onnxruntime.quantization.shape_inference import quant_pre_process
+from sklearn.metrics import f1_score
+
+from ai_detector.cascade import fit_margin, needs_fallback
+from ai_detector.metadata import ModelMetadata
+from ai_detector.params import ExportParams
+from ai_detector.predictor import Predictor, decide, softmax
+from ai_detector.quantize import quantize_int8
+
+log = logging.getLogger(__name__)
+
+FALLBACK_FILE = "model_fp32.onnx"
+
+
+@dataclass(frozen=True)
+class Images:
+    """Preprocessed arrays, each set with its own use (never two uses for one image)."""
+
+    val: np.ndarray
+    val_labels: np.ndarray
+    calibration: np.ndarray  # activation ranges
+    correction: np.ndarray  # bias correction
+    margin: np.ndarray  # the cascade's margin
+
+
+def logits(model_dir: Path, arrays: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    predictor = Predictor(model_dir, threads=0)
+    parts = [
+        predictor.logits(arrays[i : i + batch_size]) for i in range(0, len(arrays), batch_size)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, len(predictor.metadata.labels)))
+
+
+def latency(model_dir: Path, arrays: np.ndarray, rounds: int = 96) -> dict[str, float]:
+    """Model-only speed through the Predictor, one thread, on real images (a cascade's
+    cost depends on how many of them fall back): median ms at batch 1, img/s at batch 8."""
+    predictor = Predictor(model_dir, threads=1)
+    picks = arrays[np.arange(rounds) % len(arrays)]
+    timings = []
+    for row in range(len(picks)):
+        start = time.perf_counter()
+        predictor.logits(picks[row : row + 1])
+        timings.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for first in range(0, len(picks), 8):
+        predictor.logits(picks[first : first + 8])
+    return {
+        "batch1_ms": 1000 * float(np.median(timings)),
+        "batch8_img_per_s": len(picks) / (time.perf_counter() - start),
+        "threads": 1,
+    }
+
+
+def parity(
+    reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray, metadata: ModelMetadata
+) -> dict[str, float]:
+    ref_pred = decide(softmax(reference, metadata.temperature), metadata)
+    cand_pred = decide(softmax(candidate, metadata.temperature), metadata)
+    return {
+        "agreement": float((ref_pred == cand_pred).mean()),
+        "macro_f1_fp32": float(f1_score(labels, ref_pred, average="macro")),
+        "macro_f1": float(f1_score(labels, cand_pred, average="macro")),
+        "max_logit_diff": float(np.abs(reference - candidate).max()),
+        "mean_logit_diff": float(np.abs(reference - candidate).mean()),
+    }
+
+
+def passes(result: dict[str, Any], params: ExportParams) -> bool:
+    """The parity gate: a candidate may replace fp32 only if it keeps fp32's decisions."""
+    return (
+        result["agreement"] >= params.min_agreement
+        and result["macro_f1_fp32"] - result["macro_f1"] <= params.max_f1_drop
+    )
+
+
+def _model_dir(
+    path: Path, model: Path, metadata: ModelMetadata, precision: str, fallback: Path | None = None
+) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model, path / metadata.model_file)
+    if fallback is not None:
+        shutil.copyfile(fallback, path / FALLBACK_FILE)
+    metadata.replace(precision=precision).save(path)
+    return path
+
+
+def search(
+    params: ExportParams, fp32_dir: Path, images: Images, work: Path
+) -> tuple[dict[str, Any], Path]:
+    """Build and measure every candidate; returns the report and the directory to ship
+    (``fp32_dir`` itself when none passes)."""
+    metadata = ModelMetadata.load(fp32_dir)
+    fp32_model = fp32_dir / metadata.model_file
+    prepared = work / "model_prep.onnx"  # shape inference + graph optimisation first
+    quant_pre_process(str(fp32_model), str(prepared))
+    fp32_val = logits(fp32_dir, images.val)
+    fp32_margin = logits(fp32_dir, images.margin)
+    report: dict[str, Any] = {"latency_fp32": latency(fp32_dir, images.val), "int8": {}}
+    speeds: dict[Path, float] = {}
+    for method, float_convs in itertools.product(params.calibration_methods, params.float_convs):
+        name = f"{method}/float{float_convs}"
+        int8_model = quantize_int8(
+            prepared,
+            work / f"int8_{method}_{float_convs}.onnx",
+            images.calibration,
+            method,
+            images.correction,
+            float_convs,
+        )
+        plain = _model_dir(work / name.replace("/", "_"), int8_model, metadata, f"int8-{name}")
+        int8_val = logits(plain, images.val)
+        result: dict[str, Any] = {
+            "method": method,
+            "float_convs": float_convs,
+            **parity(fp32_val, int8_val, images.val_labels, metadata),
+            "latency": latency(plain, images.val),
+        }
+        if passes(result, params):
+            speeds[plain] = result["latency"]["batch8_img_per_s"]
+        if len(images.margin):
+            margin = fit_margin(fp32_margin, logits(plain, images.margin), metadata)
+            cascade = metadata.replace(fallback_model_file=FALLBACK_FILE, fallback_margin=margin)
+            both = _model_dir(
+                work / f"{plain.name}+fp32", int8_model, cascade, f"int8-{name}+fp32", fp32_model
+            )
+            result["cascade"] = {
+                "margin": margin,
+                "fallback_fraction": float(needs_fallback(int8_val, metadata, margin).mean()),
+                **parity(fp32_val, logits(both, images.val), images.val_labels, metadata),
+                "latency": latency(both, images.val),
+            }
+            if passes(result["cascade"], params):
+                speeds[both] = result["cascade"]["latency"]["batch8_img_per_s"]
+        log.info("int8 %s: %s", name, result)
+        report["int8"][name] = result
+    chosen = max(speeds, key=lambda path: speeds[path]) if speeds else fp32_dir
+    report["promoted"] = ModelMetadata.load(chosen).precision
+    return report, chosen
