@@ -64,11 +64,17 @@ def decide(probabilities: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
     return np.where(fake_mass >= metadata.fake_threshold, masked.argmax(axis=1), real)
 
 
-def _session(path: Path, threads: int) -> ort.InferenceSession:
+def onnx_session(path: Path, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads  # 0 lets onnxruntime use every core
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # On x86 CPUs without VNNI (AVX2 only) the int8 kernels add u8*s8 pairs in int16,
+    # which saturates: measured on an AVX2-only CPU, int8 vs fp32 logits differed by 0.44
+    # on average instead of 0.09, and 6% of verdicts flipped. This keeps the exact sums
+    # there (and changes nothing for fp32 models), so an int8 model gives the same
+    # verdicts on every CPU its parity was measured on.
+    options.add_session_config_entry("session.x64quantprecision", "1")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -80,10 +86,10 @@ class Predictor:
         self.metadata = ModelMetadata.load(self.model_dir)
         self.spec = self.metadata.image_spec
         threads = threads or int(os.environ.get(THREADS_ENV, "0"))
-        self.session = _session(self.model_dir / self.metadata.model_file, threads)
+        self.session = onnx_session(self.model_dir / self.metadata.model_file, threads)
         self.input_name = self.session.get_inputs()[0].name
         fallback = self.metadata.fallback_model_file
-        self.fallback = _session(self.model_dir / fallback, threads) if fallback else None
+        self.fallback = onnx_session(self.model_dir / fallback, threads) if fallback else None
         log.info(
             "loaded model %s (%s, %s) from %s",
             self.metadata.version,
