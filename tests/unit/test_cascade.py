@@ -41,7 +41,8 @@ def test_distance_is_zero_on_the_threshold_and_grows_away_from_it():
     assert distances == pytest.approx([0.0, 0.5, 0.5, 2.0])
     # Exactly on the threshold the verdict flips between Real and fake.
     near = _logits_at_fake_log_odds(threshold)
-    assert _verdicts(near + [[1e-6, 0, 0]])[0] != _verdicts(near - [[1e-6, 0, 0]])[0]
+    nudge = np.array([[1e-6, 0.0, 0.0]])
+    assert _verdicts(near + nudge)[0] != _verdicts(near - nudge)[0]
 
 
 def test_a_fake_verdict_is_also_near_a_boundary_when_the_fake_labels_tie():
@@ -55,9 +56,9 @@ def test_a_fake_verdict_is_also_near_a_boundary_when_the_fake_labels_tie():
 def test_verdict_shift_reads_both_statistics():
     reference = np.random.default_rng(0).normal(0, 2, (50, 3))
     assert verdict_shift(reference, reference, META) == pytest.approx(np.zeros(50))
-    moved_real = reference + [[0.6, 0.0, 0.0]]
+    moved_real = reference + np.array([0.6, 0.0, 0.0])
     assert verdict_shift(reference, moved_real, META) == pytest.approx(np.full(50, 0.4))
-    moved_deepfake = reference + [[0.0, 0.0, 0.9]]
+    moved_deepfake = reference + np.array([0.0, 0.0, 0.9])
     assert verdict_shift(reference, moved_deepfake, META).max() == pytest.approx(0.6)
 
 
