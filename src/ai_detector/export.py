@@ -14,6 +14,7 @@ size, latency, parity) land in ``--out``; every figure also goes to ``--metrics`
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import shutil
@@ -81,6 +82,10 @@ def export(
     params: ExportParams, checkpoint: Path, records_path: Path, out_dir: Path
 ) -> dict[str, Any]:
     model, metadata = load_checkpoint(checkpoint)
+    # A retrain under the same params version can give other weights (another CPU, another
+    # library version): the weights' own digest keeps two such models apart in every answer.
+    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:8]
+    metadata = metadata.replace(version=f"{metadata.version}+{digest}")
     spec = metadata.image_spec
     index = {label: i for i, label in enumerate(metadata.labels)}
     work = Path(tempfile.mkdtemp(prefix="export-"))

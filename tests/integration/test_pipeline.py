@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -87,7 +88,10 @@ def test_repro_produces_a_servable_three_class_model(project):
     model_dir = project / "models" / "model"
     metadata = json.loads((model_dir / "metadata.json").read_text())
     assert metadata["labels"] == ["Real", "AI-generated", "Deepfake"]
-    assert metadata["version"] == "tiny-pipeline"
+    version, digest = metadata["version"].split("+")
+    assert version == "tiny-pipeline"
+    checkpoint = (project / "models" / "checkpoint.pt").read_bytes()
+    assert digest == hashlib.sha256(checkpoint).hexdigest()[:8]
     assert metadata["precision"] == "fp32" or metadata["precision"].startswith("int8")
     assert (project / "model_store" / "ai-detector.mar").stat().st_size > 100_000
     predictor = Predictor(model_dir, threads=1)
