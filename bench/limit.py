@@ -6,7 +6,8 @@ Each "thread" is a Python thread with its own one-thread onnxruntime run (as eac
 TorchServe worker runs one onnxruntime thread): it takes the next ``batch`` images of the
 mix and calls ``Predictor.predict_bytes`` (decode, preprocess, model, verdict), which is
 what the handler calls. Decoding and onnxruntime release the GIL, so two threads use both
-cores. Also a breakdown of one thread's time: preprocessing per image kind, model per batch.
+cores. Also a breakdown of one thread's time: preprocessing per image kind, model per batch,
+and for a cascade model the share of the images that also run in fp32.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ai_detector.cascade import needs_fallback
 from ai_detector.predictor import Predictor
 from ai_detector.preprocess import preprocess_bytes
 
@@ -77,6 +79,7 @@ def breakdown(predictor: Predictor, items: list[Any], seconds: float) -> dict[st
                 break
         result[f"preprocess_{kind}_ms"] = round(1000 * float(np.median(timings)), 2)
     arrays = np.stack([preprocess_bytes(item.data, predictor.spec) for item in items[:8]])
+    result["fallback_share"] = fallback_share(predictor, items)
     for batch in (1, 8):
         chunk = np.ascontiguousarray(np.resize(arrays, (batch, *arrays.shape[1:])))
         predictor.logits(chunk)  # first call allocates
@@ -89,6 +92,17 @@ def breakdown(predictor: Predictor, items: list[Any], seconds: float) -> dict[st
                 break
         result[f"model_batch{batch}_ms_per_img"] = round(1000 * float(np.median(timings)), 2)
     return result
+
+
+def fallback_share(predictor: Predictor, items: list[Any]) -> float:
+    """Share of the images that a cascade model runs again in fp32 (0 for other models):
+    it sets the cascade's cost, and depends on the images."""
+    if predictor.fallback is None:
+        return 0.0
+    arrays = np.stack([preprocess_bytes(item.data, predictor.spec) for item in items])
+    (first,) = predictor.session.run(None, {predictor.input_name: arrays})
+    margin = predictor.metadata.fallback_margin
+    return round(float(needs_fallback(np.asarray(first), predictor.metadata, margin).mean()), 3)
 
 
 def measure_limit(
