@@ -1,8 +1,8 @@
 """int8 first, fp32 for the images near a decision boundary.
 
-    from ai_detector.cascade import boundary_distance, fit_margin, cascade_logits
+    from ai_detector.cascade import fit_margin, needs_fallback
     margin = fit_margin(fp32_logits_train, int8_logits_train, metadata)
-    logits, fallback = cascade_logits(int8_logits, fp32_logits, metadata, margin)
+    rerun_in_fp32 = needs_fallback(int8_logits, metadata, margin)
 
 The Predictor runs the int8 model on every image and runs the fp32 model again only on
 the images whose int8 verdict lies within ``fallback_margin`` of changing (metadata.json).
@@ -82,12 +82,3 @@ def fit_margin(reference: np.ndarray, candidate: np.ndarray, metadata: ModelMeta
 def needs_fallback(logits: np.ndarray, metadata: ModelMetadata, margin: float) -> np.ndarray:
     """Rows whose verdict from ``logits`` could change within ``margin``."""
     return boundary_distance(logits, metadata) <= margin
-
-
-def cascade_logits(
-    int8: np.ndarray, fp32: np.ndarray, metadata: ModelMetadata, margin: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """What the Predictor's cascade outputs, from both models' logits (for the export
-    stage's parity check): int8 rows, with fp32 rows where int8 is near a boundary."""
-    fallback = needs_fallback(int8, metadata, margin)
-    return np.where(fallback[:, None], fp32, int8), fallback

@@ -6,13 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ai_detector.cascade import (
-    boundary_distance,
-    cascade_logits,
-    fit_margin,
-    needs_fallback,
-    verdict_shift,
-)
+from ai_detector.cascade import boundary_distance, fit_margin, needs_fallback, verdict_shift
 from ai_detector.metadata import ModelMetadata
 from ai_detector.predictor import Predictor, decide, softmax
 from tests.conftest import TINY_LABELS, write_tiny_onnx_model
@@ -22,6 +16,12 @@ META = ModelMetadata(labels=TINY_LABELS, version="t", fake_threshold=0.4, temper
 
 def _verdicts(logits: np.ndarray, metadata: ModelMetadata = META) -> np.ndarray:
     return decide(softmax(logits, metadata.temperature), metadata)
+
+
+def _cascade(candidate: np.ndarray, reference: np.ndarray, margin: float):
+    """What the Predictor's cascade answers, from both models' logits."""
+    fallback = needs_fallback(candidate, META, margin)
+    return np.where(fallback[:, None], reference, candidate), fallback
 
 
 def _logits_at_fake_log_odds(log_odds: float, gap: float = 3.0) -> np.ndarray:
@@ -69,11 +69,11 @@ def test_the_cascade_keeps_every_reference_verdict_it_was_fitted_on(seed):
     candidate = reference + rng.normal(0, 0.3, reference.shape)
     assert (_verdicts(candidate) != _verdicts(reference)).sum() > 10  # the noise flips some
     margin = fit_margin(reference, candidate, META)
-    cascaded, fallback = cascade_logits(candidate, reference, META, margin)
+    cascaded, fallback = _cascade(candidate, reference, margin)
     assert (_verdicts(cascaded) == _verdicts(reference)).all()
     assert 0.0 < fallback.mean() < 0.6  # most rows are still answered by the candidate
     # A margin too small to cover the noise lets flips through.
-    cascaded, _ = cascade_logits(candidate, reference, META, margin / 10)
+    cascaded, _ = _cascade(candidate, reference, margin / 10)
     assert (_verdicts(cascaded) != _verdicts(reference)).any()
 
 
