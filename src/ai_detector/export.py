@@ -7,9 +7,10 @@ The trained checkpoint is exported with a dynamic batch axis and checked with
 ``onnx.checker``. int8 candidates (per calibration method and count of fp32 leading
 convolutions, each alone and as a cascade with an fp32 fallback) are calibrated on
 training images through the shared preprocessing and checked on the validation split
-by ai_detector.promote: the fastest that keeps fp32's decisions (``min_agreement``,
-``max_f1_drop``) ships, else fp32. The model file(s) and their metadata (precision,
-size, latency, parity) land in ``--out``; every figure also goes to ``--metrics``."""
+by ai_detector.promote: of those that keep fp32's decisions (``min_agreement``,
+``max_f1_drop``) and fp32 itself, the fastest on this machine ships. The model file(s)
+and their metadata (precision, size, latency, parity) land in ``--out``; every figure
+also goes to ``--metrics``."""
 
 from __future__ import annotations
 

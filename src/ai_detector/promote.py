@@ -110,8 +110,8 @@ def _model_dir(
 ) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(model, path / metadata.model_file)
-    if fallback is not None:
-        shutil.copyfile(fallback, path / FALLBACK_FILE)
+    if fallback is not None and metadata.fallback_model_file:
+        shutil.copyfile(fallback, path / metadata.fallback_model_file)
     metadata.replace(precision=precision).save(path)
     return path
 
@@ -120,7 +120,7 @@ def search(
     params: ExportParams, fp32_dir: Path, images: Images, work: Path
 ) -> tuple[dict[str, Any], Path]:
     """Build and measure every candidate; returns the report and the directory to ship
-    (``fp32_dir`` itself when none passes)."""
+    (``fp32_dir`` itself when no candidate passes or none is faster than fp32)."""
     metadata = ModelMetadata.load(fp32_dir)
     fp32_model = fp32_dir / metadata.model_file
     prepared = work / "model_prep.onnx"  # shape inference + graph optimisation first
