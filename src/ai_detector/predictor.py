@@ -85,6 +85,11 @@ class Predictor:
         self.model_dir = resolve_model_dir(model_dir)
         self.metadata = ModelMetadata.load(self.model_dir)
         self.spec = self.metadata.image_spec
+        for name in self.metadata.model_files:
+            if not (self.model_dir / name).is_file():
+                raise FileNotFoundError(
+                    f"{self.model_dir} lacks {name}, which its {METADATA_FILE} names"
+                )
         threads = threads or int(os.environ.get(THREADS_ENV, "0"))
         self.session = onnx_session(self.model_dir / self.metadata.model_file, threads)
         self.input_name = self.session.get_inputs()[0].name

@@ -115,3 +115,10 @@ def test_the_predictor_runs_the_fallback_only_near_the_boundary(tmp_path):
     np.testing.assert_allclose(got[~near], reference[~near], rtol=1e-6)
     assert (_verdicts(got, metadata) == _verdicts(expected, metadata)).all()
     assert (_verdicts(reference, metadata) != _verdicts(expected, metadata)).any()
+
+
+def test_a_missing_fallback_file_is_named(tmp_path):
+    metadata = write_tiny_onnx_model(tmp_path)
+    metadata.replace(fallback_model_file="model_fp32.onnx").save(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"lacks model_fp32\.onnx"):
+        Predictor(tmp_path, threads=1)
