@@ -92,6 +92,8 @@ class ExportParams:
             raise ValueError("export.quantize needs calibration_methods and float_convs")
         if self.quantize and self.calibration_images < 1:
             raise ValueError("export.calibration_images must be at least 1")
+        if self.fallback_images < 0:
+            raise ValueError(f"export.fallback_images must be >= 0, got {self.fallback_images}")
 
 
 @dataclass(frozen=True)

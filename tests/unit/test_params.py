@@ -25,6 +25,7 @@ def test_the_repository_params_load():
         ({"float_convs": [1, -2]}, "float_convs must be >= 0"),
         ({"float_convs": []}, "needs calibration_methods and float_convs"),
         ({"calibration_images": 0}, "calibration_images must be at least 1"),
+        ({"fallback_images": -1}, "fallback_images must be >= 0"),
         ({"calibrations": 8}, "unknown ExportParams keys"),
     ],
 )
