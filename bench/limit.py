@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from ai_detector.cascade import needs_fallback
 from ai_detector.predictor import Predictor
 from ai_detector.preprocess import preprocess_bytes
 
@@ -97,12 +96,8 @@ def breakdown(predictor: Predictor, items: list[Any], seconds: float) -> dict[st
 def fallback_share(predictor: Predictor, items: list[Any]) -> float:
     """Share of the images that a cascade model runs again in fp32 (0 for other models):
     it sets the cascade's cost, and depends on the images."""
-    if predictor.fallback is None:
-        return 0.0
     arrays = np.stack([preprocess_bytes(item.data, predictor.spec) for item in items])
-    (first,) = predictor.session.run(None, {predictor.input_name: arrays})
-    margin = predictor.metadata.fallback_margin
-    return round(float(needs_fallback(np.asarray(first), predictor.metadata, margin).mean()), 3)
+    return round(float(predictor.first_pass(arrays)[1].mean()), 3)
 
 
 def measure_limit(

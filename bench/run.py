@@ -5,7 +5,9 @@
     python bench/run.py --quick                   # seconds per phase, for the smoke test
     python bench/run.py --ours batchSize=4 --ours AI_DETECTOR_THREADS=1 --ours job_queue_size=400
 
-(a) the Predictor in-process, (b) our server (serve/handler.py + ONNX) and (c) a baseline
+(a) the Predictor in-process, (b) our server (serve/handler.py + ONNX), (b2) per image set
+(bench.imagesets: 1024 px JPEGs, 1600 px progressive JPEGs, PNGs, 12 MP phone JPEGs) the
+physical limit, the in-process limit and the server (bench.sets), and (c) a baseline
 server (TorchServe image_classifier-style handler, eager fp32 DetectorNet; run twice: with
 torch's default threads and with one torch thread per worker) under the same
 closed- and open-loop load from a light asyncio client on 127.0.0.1, with CPU and RSS of
@@ -35,11 +37,14 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ai_detector.metadata import METADATA_FILE, ModelMetadata
-from ai_detector.predictor import resolve_model_dir
+from ai_detector.predictor import Predictor, resolve_model_dir
+from bench.cpu import cpu_info, describe_cpu
+from bench.imagesets import IMAGE_SETS, make_set
 from bench.limit import measure_limit
 from bench.measure import Plan, measure_server
 from bench.report import ratios_and_targets, render
 from bench.servers import Settings, baseline_archive, ours_archive, running
+from bench.sets import measure_set
 from bench.standin import standin_model
 from bench.workload import describe, interleave, make_mix
 
@@ -104,6 +109,7 @@ def machine(wait_idle_s: float = 0.0) -> dict[str, Any]:
     if busy > IDLE_BUSY_PERCENT:
         log.warning("the machine is %.0f%% busy before the run: figures will be low", busy)
     return {
+        "cpu": cpu_info(),
         "cpus": os.cpu_count(),
         "load_1min": round(os.getloadavg()[0], 2),
         "busy_before_percent": round(busy, 1),
@@ -122,6 +128,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit-seconds", type=float, default=6.0, help="per in-process run")
     parser.add_argument("--concurrency", default="2,8,16,32", help="closed-loop connections")
     parser.add_argument("--rates", default="50,100,150", help="open-loop req/s")
+    parser.add_argument(
+        "--sets", default=",".join(IMAGE_SETS), help="image sets to measure one by one ('' = none)"
+    )
     parser.add_argument("--ours", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument(
         "--no-variant", action="store_true", help="skip the one-torch-thread baseline"
@@ -129,6 +138,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--wait-idle", type=float, default=0.0, help="wait up to N s for idle")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     return parser.parse_args(argv)
+
+
+def measure_ours(
+    store: Path,
+    work: Path,
+    settings: Settings,
+    model_dir: Path,
+    items: list[Any],
+    plan: Plan,
+    set_names: str,
+    quick: bool,
+    machine_info: dict[str, Any],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(b) our server on the mix, then (b2) each image set on the same server."""
+    with running(store, work / "ours", settings) as server:
+        ours = measure_server(server, items, plan)
+        predictor = Predictor(model_dir, threads=1)
+        ours["precision_here"] = predictor.candidate.name
+        # The smoke test's budget: two small sets, two images each, gentle rates.
+        sets = ["jpeg1024", "png"] if quick else [n for n in set_names.split(",") if n]
+        if sets:
+            log.info("(b2) per image set, %s", describe_cpu(machine_info["cpu"]))
+        results = [
+            measure_set(
+                name,
+                server,
+                predictor,
+                make_set(name, 2 if quick else None),
+                plan,
+                max_rate=10.0 if quick else None,
+            )
+            for name in sets
+        ]
+    return ours, results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "ours_settings": parse_settings(args.ours).__dict__,
     }
     log.info("machine before the run: %s", summary["machine"])
+    log.info("CPU: %s", describe_cpu(summary["machine"]["cpu"]))
     items = interleave(make_mix(4, 2) if quick else make_mix())
     summary["images"] = describe(items)
     try:
@@ -184,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         log.info("(b) our server")
         settings = parse_settings(args.ours)
         store = ours_archive(model_dir, work / "ours", settings)
-        with running(store, work / "ours", settings) as server:
-            summary["ours"] = measure_server(server, items, plan)
+        summary["ours"], summary["sets"] = measure_ours(
+            store, work, settings, model_dir, items, plan, args.sets, quick, summary["machine"]
+        )
         weights, what, taps, labels = baseline_weights(checkpoint, metadata, work)
         store = baseline_archive(weights, labels, taps, work / "baseline")
         variants = {"baseline": {}} if quick or args.no_variant else BASELINES

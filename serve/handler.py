@@ -34,6 +34,9 @@ class AIDetectorHandler(BaseHandler):
         self.initialized = True
 
     def handle(self, data: list[dict[str, Any]], context: Context) -> list[dict[str, Any]]:
+        if context.get_request_header(0, "describe") == "True":
+            # GET /models/ai-detector?customized=true: which candidate runs on this CPU.
+            return [self.predictor.describe()]
         answers = answer_batch(self.predictor, data)
         for index, answer in enumerate(answers):
             context.set_response_content_type(index, "application/json")

@@ -22,6 +22,35 @@ METADATA_FILE = "metadata.json"
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """One way to run the model: a model file, optionally with an fp32 fallback for the
+    images near a decision boundary (ai_detector.cascade), and how it did against fp32
+    on validation. The export stage writes every candidate it ships; the Predictor runs
+    the fastest of those that ``passed`` the parity gate on the CPU it runs on."""
+
+    name: str
+    model_file: str
+    fallback_model_file: str | None = None
+    fallback_margin: float = 0.0
+    # Share of validation images that the fallback ran again: the cascade's extra cost.
+    fallback_fraction: float = 0.0
+    passed: bool = True
+    parity: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.fallback_margin < 0:
+            raise ValueError(f"fallback_margin must be >= 0, got {self.fallback_margin}")
+        if not 0.0 <= self.fallback_fraction <= 1.0:
+            raise ValueError(f"fallback_fraction must be in [0, 1], got {self.fallback_fraction}")
+
+    @property
+    def model_files(self) -> tuple[str, ...]:
+        if self.fallback_model_file:
+            return (self.model_file, self.fallback_model_file)
+        return (self.model_file,)
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     """What a consumer of a trained model needs to know about it."""
 
@@ -46,6 +75,12 @@ class ModelMetadata:
     # (ai_detector.cascade).
     fallback_model_file: str | None = None
     fallback_margin: float = 0.0
+    # Every candidate shipped in the directory (empty: only the one above). The exported
+    # fields above are the export machine's choice; the Predictor chooses again where it
+    # runs, and takes an int8 candidate only if it is ``min_speedup`` times faster than
+    # the fastest fp32 one (the reference itself, exact on every CPU).
+    candidates: tuple[Candidate, ...] = ()
+    min_speedup: float = 1.1
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -62,13 +97,30 @@ class ModelMetadata:
             raise ValueError("resize_size must be at least input_size")
         if self.fallback_margin < 0:
             raise ValueError(f"fallback_margin must be >= 0, got {self.fallback_margin}")
+        if self.min_speedup < 1.0:
+            raise ValueError(f"min_speedup must be >= 1, got {self.min_speedup}")
+        if self.candidates and not any(c.passed for c in self.candidates):
+            raise ValueError("no candidate passed the parity gate: nothing can run")
+
+    @property
+    def exported(self) -> Candidate:
+        """The candidate the export machine chose (the top-level fields)."""
+        return Candidate(
+            self.precision, self.model_file, self.fallback_model_file, self.fallback_margin
+        )
+
+    @property
+    def runnable(self) -> tuple[Candidate, ...]:
+        """The candidates that passed the parity gate, or the exported one alone."""
+        return tuple(c for c in self.candidates if c.passed) or (self.exported,)
 
     @property
     def model_files(self) -> tuple[str, ...]:
-        """Every model file the directory must hold: the model and its fp32 fallback."""
-        if self.fallback_model_file:
-            return (self.model_file, self.fallback_model_file)
-        return (self.model_file,)
+        """Every model file the directory must hold, for every candidate."""
+        names = [*self.exported.model_files]
+        for candidate in self.candidates:
+            names += [n for n in candidate.model_files if n not in names]
+        return tuple(names)
 
     @property
     def image_spec(self) -> ImageSpec:
@@ -94,6 +146,7 @@ class ModelMetadata:
         for key in ("labels", "mean", "std"):
             if key in values:
                 values[key] = tuple(values[key])
+        values["candidates"] = tuple(Candidate(**c) for c in values.get("candidates", ()))
         return cls(**values)
 
     def save(self, model_dir: str | Path) -> Path:

@@ -77,6 +77,9 @@ class ExportParams:
     fallback_images: int = 512
     min_agreement: float = 0.99
     max_f1_drop: float = 0.005
+    # Where it runs, an int8 candidate replaces fp32 only if this many times faster
+    # (ai_detector.precision); written into metadata.json.
+    min_speedup: float = 1.1
 
     def __post_init__(self) -> None:
         # Checked here so a typo fails at once, not after minutes of calibration.
@@ -94,6 +97,8 @@ class ExportParams:
             raise ValueError("export.calibration_images must be at least 1")
         if self.fallback_images < 0:
             raise ValueError(f"export.fallback_images must be >= 0, got {self.fallback_images}")
+        if self.min_speedup < 1.0:
+            raise ValueError(f"export.min_speedup must be >= 1, got {self.min_speedup}")
 
 
 @dataclass(frozen=True)

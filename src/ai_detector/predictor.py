@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -23,8 +24,10 @@ import onnxruntime as ort
 from ai_detector.cascade import needs_fallback
 from ai_detector.errors import InputError
 from ai_detector.metadata import METADATA_FILE, ModelMetadata
+from ai_detector.precision import choose
 from ai_detector.preprocess import preprocess_bytes
 from ai_detector.schema import Prediction
+from ai_detector.sessions import int8_saturates, onnx_session
 
 log = logging.getLogger(__name__)
 
@@ -64,24 +67,17 @@ def decide(probabilities: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
     return np.where(fake_mass >= metadata.fake_threshold, masked.argmax(axis=1), real)
 
 
-def onnx_session(path: Path, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads  # 0 lets onnxruntime use every core
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # On x86 CPUs without VNNI (AVX2 only) the int8 kernels add u8*s8 pairs in int16,
-    # which saturates: measured on an AVX2-only CPU, int8 vs fp32 logits differed by 0.44
-    # on average instead of 0.09, and 6% of verdicts flipped. This keeps the exact sums
-    # there (and changes nothing for fp32 models), so an int8 model gives the same
-    # verdicts on every CPU its parity was measured on.
-    options.add_session_config_entry("session.x64quantprecision", "1")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 class Predictor:
     """Classify images with an exported ONNX model; thread-safe for concurrent calls."""
 
-    def __init__(self, model_dir: str | Path | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        threads: int | None = None,
+        precision: str | None = None,
+    ) -> None:
+        """``precision``: a candidate's name, ``exported``, or ``auto`` (the default, or
+        $AI_DETECTOR_PRECISION): the fastest candidate that passed, measured on this CPU."""
         self.model_dir = resolve_model_dir(model_dir)
         self.metadata = ModelMetadata.load(self.model_dir)
         self.spec = self.metadata.image_spec
@@ -91,28 +87,55 @@ class Predictor:
                     f"{self.model_dir} lacks {name}, which its {METADATA_FILE} names"
                 )
         threads = threads or int(os.environ.get(THREADS_ENV, "0"))
-        self.session = onnx_session(self.model_dir / self.metadata.model_file, threads)
+        sessions: dict[str, ort.InferenceSession] = {}
+
+        def load(name: str) -> ort.InferenceSession:
+            if name not in sessions:
+                sessions[name] = onnx_session(self.model_dir / name, threads)
+            return sessions[name]
+
+        shape = (1, 3, self.spec.input_size, self.spec.input_size)
+        self.candidate, self.timings_ms = choose(self.metadata, load, shape, precision)
+        self.session = load(self.candidate.model_file)
         self.input_name = self.session.get_inputs()[0].name
-        fallback = self.metadata.fallback_model_file
-        self.fallback = onnx_session(self.model_dir / fallback, threads) if fallback else None
+        fallback = self.candidate.fallback_model_file
+        self.fallback = load(fallback) if fallback else None
         log.info(
             "loaded model %s (%s, %s) from %s",
             self.metadata.version,
-            self.metadata.precision,
+            self.candidate.name,
             ", ".join(self.metadata.labels),
             self.model_dir,
         )
 
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Model output for a preprocessed float32 batch (N, 3, H, W); with an fp32
-        fallback, the rows near a decision boundary come from the fp32 model."""
+    def describe(self) -> dict[str, Any]:
+        """What runs here and why: the model, the candidate chosen on this CPU, the timings
+        it was chosen by, and whether int8 sessions needed exact sums."""
+        return {
+            "model_version": self.metadata.version,
+            "precision": self.candidate.name,
+            "exported_precision": self.metadata.precision,
+            "candidates": [c.name for c in self.metadata.runnable],
+            "model_ms_per_file": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "int8_exact_sums_forced": int8_saturates(),
+        }
+
+    def first_pass(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's logits for a preprocessed float32 batch (N, 3, H, W), and which
+        rows the fp32 fallback would run again (none without a fallback)."""
         (output,) = self.session.run(None, {self.input_name: batch})
         output = np.asarray(output)
-        if self.fallback is not None:
-            near = needs_fallback(output, self.metadata, self.metadata.fallback_margin)
-            if near.any():
-                (again,) = self.fallback.run(None, {self.input_name: batch[near]})
-                output[near] = again
+        if self.fallback is None:
+            return output, np.zeros(len(output), bool)
+        return output, needs_fallback(output, self.metadata, self.candidate.fallback_margin)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Model output for a preprocessed batch; with an fp32 fallback, the rows near a
+        decision boundary come from the fp32 model."""
+        output, near = self.first_pass(batch)
+        if self.fallback is not None and near.any():
+            (again,) = self.fallback.run(None, {self.input_name: batch[near]})
+            output[near] = again
         return output
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:

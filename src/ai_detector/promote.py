@@ -15,8 +15,12 @@ would ship, through the code that would serve it:
 
 A candidate may replace fp32 only if, on the validation split, it agrees with fp32's
 decisions on >= ``min_agreement`` of the images and loses <= ``max_f1_drop`` macro F1.
-Of those that pass, and fp32 itself, the one with the highest model-only throughput on
-this machine ships: int8 pays off only where the CPU has fast int8 kernels (VNNI).
+int8 pays off only where the CPU has fast int8 kernels (VNNI), so the choice between
+them is left to the machine that serves: the int8 model whose passing form (alone or as
+a cascade) was fastest here ships beside the fp32 model, and metadata.json lists fp32,
+int8 and the cascade as candidates with their parity figures. The Predictor runs the
+fastest that passed on the CPU it runs on (ai_detector.precision); the same rule, run
+here, names the exported default. When no int8 form passes, fp32 ships alone.
 """
 
 from __future__ import annotations
@@ -34,14 +38,16 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from sklearn.metrics import f1_score
 
 from ai_detector.cascade import fit_margin, needs_fallback
-from ai_detector.metadata import ModelMetadata
+from ai_detector.metadata import Candidate, ModelMetadata
 from ai_detector.params import ExportParams
+from ai_detector.precision import FP32
 from ai_detector.predictor import Predictor, decide, softmax
 from ai_detector.quantize import quantize_int8
 
 log = logging.getLogger(__name__)
 
 FALLBACK_FILE = "model_fp32.onnx"
+PARITY_KEYS = ("agreement", "macro_f1", "macro_f1_fp32", "max_logit_diff", "mean_logit_diff")
 
 
 @dataclass(frozen=True)
@@ -116,11 +122,59 @@ def _model_dir(
     return path
 
 
+def ship(
+    path: Path,
+    metadata: ModelMetadata,
+    fp32_model: Path,
+    int8_model: Path,
+    name: str,
+    result: dict[str, Any],
+    params: ExportParams,
+) -> Path:
+    """A model directory with fp32, the int8 model and (if fitted) their cascade as
+    candidates; the default among them is what the Predictor's rule picks on this machine."""
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(int8_model, path / metadata.model_file)
+    shutil.copyfile(fp32_model, path / FALLBACK_FILE)
+    figures = {key: result[key] for key in PARITY_KEYS}
+    candidates = [
+        Candidate(FP32, FALLBACK_FILE),
+        Candidate(
+            f"int8-{name}", metadata.model_file, passed=passes(result, params), parity=figures
+        ),
+    ]
+    if "cascade" in result:
+        cascade = result["cascade"]
+        candidates.append(
+            Candidate(
+                f"int8-{name}+fp32",
+                metadata.model_file,
+                FALLBACK_FILE,
+                cascade["margin"],
+                cascade["fallback_fraction"],
+                passes(cascade, params),
+                {key: cascade[key] for key in PARITY_KEYS},
+            )
+        )
+    metadata.replace(candidates=tuple(candidates), min_speedup=params.min_speedup).save(path)
+    chosen = Predictor(path, threads=1).candidate
+    metadata.replace(
+        precision=chosen.name,
+        model_file=chosen.model_file,
+        fallback_model_file=chosen.fallback_model_file,
+        fallback_margin=chosen.fallback_margin,
+        candidates=tuple(candidates),
+        min_speedup=params.min_speedup,
+    ).save(path)
+    return path
+
+
 def search(
     params: ExportParams, fp32_dir: Path, images: Images, work: Path
 ) -> tuple[dict[str, Any], Path]:
-    """Build and measure every candidate; returns the report and the directory to ship
-    (``fp32_dir`` itself when no candidate passes or none is faster than fp32)."""
+    """Build and measure every int8 candidate; returns the report and the directory to
+    ship: ``fp32_dir`` itself when no int8 form passes, else the one :func:`ship` makes
+    from the int8 model whose passing form was fastest here."""
     metadata = ModelMetadata.load(fp32_dir)
     fp32_model = fp32_dir / metadata.model_file
     prepared = work / "model_prep.onnx"  # shape inference + graph optimisation first
@@ -128,8 +182,7 @@ def search(
     fp32_val = logits(fp32_dir, images.val)
     fp32_margin = logits(fp32_dir, images.margin)
     report: dict[str, Any] = {"latency_fp32": latency(fp32_dir, images.val), "int8": {}}
-    # fp32 passes by definition: int8 ships only where it is faster on this machine.
-    speeds = {fp32_dir: report["latency_fp32"]["batch8_img_per_s"]}
+    passing: list[tuple[float, str, Path]] = []  # (best passing speed, name, int8 model)
     for method, float_convs in itertools.product(params.calibration_methods, params.float_convs):
         name = f"{method}/float{float_convs}"
         int8_model = quantize_int8(
@@ -148,8 +201,7 @@ def search(
             **parity(fp32_val, int8_val, images.val_labels, metadata),
             "latency": latency(plain, images.val),
         }
-        if passes(result, params):
-            speeds[plain] = result["latency"]["batch8_img_per_s"]
+        speeds = [result["latency"]["batch8_img_per_s"]] if passes(result, params) else []
         if len(images.margin):
             margin = fit_margin(fp32_margin, logits(plain, images.margin), metadata)
             cascade = metadata.replace(fallback_model_file=FALLBACK_FILE, fallback_margin=margin)
@@ -163,9 +215,18 @@ def search(
                 "latency": latency(both, images.val),
             }
             if passes(result["cascade"], params):
-                speeds[both] = result["cascade"]["latency"]["batch8_img_per_s"]
+                speeds.append(result["cascade"]["latency"]["batch8_img_per_s"])
         log.info("int8 %s: %s", name, result)
         report["int8"][name] = result
-    chosen = max(speeds, key=lambda path: speeds[path])
-    report["promoted"] = ModelMetadata.load(chosen).precision
-    return report, chosen
+        if speeds:
+            passing.append((max(speeds), name, int8_model))
+    if not passing:
+        report["promoted"] = FP32
+        return report, fp32_dir
+    _, name, int8_model = max(passing)
+    shipped = ship(
+        work / "shipped", metadata, fp32_model, int8_model, name, report["int8"][name], params
+    )
+    report["promoted"] = ModelMetadata.load(shipped).precision
+    report["shipped_candidates"] = [c.name for c in ModelMetadata.load(shipped).candidates]
+    return report, shipped

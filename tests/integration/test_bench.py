@@ -61,3 +61,18 @@ def test_quick_bench_reports_all_three_measurements_and_the_ratios(tmp_path: Pat
     assert all(value > 0 for value in summary["ratios"].values())
     assert len(summary["targets"]) >= 5
     assert "ours/baseline" in result.stdout and "in-process limit" in result.stdout
+    cpu = summary["machine"]["cpu"]
+    assert cpu["model"] and isinstance(cpu["vnni"], bool) and cpu["cores"] >= 1
+    assert f"CPU: {cpu['model']}" in result.stdout
+    assert [s["set"] for s in summary["sets"]] == ["jpeg1024", "png"]
+    for per_set in summary["sets"]:
+        bound = per_set["physical"]
+        assert bound["decode_ms"] > 0 and bound["model_ms"] > 0
+        # The bound is the cores over one image's decode + model time, by definition.
+        cores = cpu["cores"]
+        expected = cores * 1000 / (bound["decode_ms"] + bound["model_ms"])
+        assert bound["img_per_s"] == pytest.approx(expected, rel=0.01)
+        assert per_set["limit_img_per_s"] > 0 and per_set["server_req_per_s"] > 0
+        assert set(per_set["runs"]) == {"closed_c16", "closed_c2", "open_50pct", "open_80pct"}
+        assert per_set["runs"]["open_50pct"]["p95"] is not None
+    assert "per image set" in result.stdout and "progressive1600" not in result.stdout

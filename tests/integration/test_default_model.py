@@ -53,6 +53,27 @@ def test_default_model_directory_is_complete():
     assert metadata.version in card and "Weak spots" in card
 
 
+def test_every_runnable_candidate_gives_the_same_verdicts():
+    """The default model ships fp32 and an int8 cascade; whichever this CPU picks, the
+    verdicts on these photos (and their JPEG copies) are the same."""
+    metadata = ModelMetadata.load(DEFAULT_MODEL_DIR)
+    names = [c.name for c in metadata.runnable]
+    assert "fp32" in names and len(names) >= 2
+    images = [photo(name) for name in PHOTOS]
+    batch = np.stack(
+        [
+            preprocess_bytes(encode_image(image, fmt), metadata.image_spec)
+            for image in images
+            for fmt in ("PNG", "JPEG")
+        ]
+    )
+    verdicts = {
+        name: decide(Predictor(DEFAULT_MODEL_DIR, 1, name).probabilities(batch), metadata).tolist()
+        for name in names
+    }
+    assert all(v == verdicts["fp32"] for v in verdicts.values()), verdicts
+
+
 @pytest.mark.parametrize("name", PHOTOS)
 def test_label_survives_jpeg_recompression(predictor, name):
     image = photo(name)

@@ -123,6 +123,17 @@ def test_metrics_and_plots_are_written(project):
     assert export["promoted"] == shipped["precision"]
     for name in filter(None, (shipped["model_file"], shipped["fallback_model_file"])):
         assert (project / "models" / "model" / name).is_file()
+    # When an int8 form passed, fp32, int8 and their cascade all ship and the serving CPU
+    # picks among those that passed; otherwise fp32 ships alone.
+    passed = candidate["agreement"] >= 0.99 or cascade["agreement"] >= 0.99
+    names = [c["name"] for c in shipped["candidates"]]
+    if export["promoted"] == "fp32" and not shipped["candidates"]:
+        assert not passed or candidate["macro_f1_fp32"] - candidate["macro_f1"] > 0.005
+    else:
+        assert names == ["fp32", "int8-MinMax/float1", "int8-MinMax/float1+fp32"]
+        assert export["shipped_candidates"] == names
+        for entry in shipped["candidates"]:
+            assert (project / "models" / "model" / entry["model_file"]).is_file()
     for plot in ("confusion.csv", "roc.json", "pr.json"):
         assert (project / "plots" / plot).is_file()
     shown = subprocess.run(

@@ -173,3 +173,15 @@ def test_prometheus_metrics_count_requests_and_latency(tiny_server, make_image):
     text = requests.get(f"{tiny_server.metrics_url}/metrics", timeout=10).text
     assert 'ts_inference_requests_total{model_name="ai-detector"' in text
     assert "ts_inference_latency_microseconds" in text
+
+
+def test_the_describe_api_says_which_precision_runs(tiny_server):
+    response = requests.get(
+        f"{tiny_server.management_url}/models/ai-detector?customized=true", timeout=30
+    )
+    assert response.status_code == 200, response.text
+    (model,) = response.json()
+    described = model["customizedMetadata"]
+    assert described["model_version"] == "tiny-test-1"
+    assert described["precision"] == "fp32"
+    assert isinstance(described["int8_exact_sums_forced"], bool)

@@ -25,6 +25,9 @@ class FakeContext:
     def set_response_content_type(self, idx: int, value: str) -> None:
         self.content_types[idx] = value
 
+    def get_request_header(self, idx: int, key: str) -> str | None:
+        return None  # no describe requests here; the integration test sends a real one
+
 
 @pytest.fixture
 def handler_class():
