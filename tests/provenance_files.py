@@ -62,7 +62,10 @@ def _usage(signing: bool) -> x509.KeyUsage:
 
 def make_signing_chain() -> SigningChain:
     now = dt.datetime.now(dt.UTC)
-    ca_key, ee_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_key, ee_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
 
     def builder(subject: str, issuer: x509.Name, key: ec.EllipticCurvePrivateKey):
         return (
@@ -107,29 +110,33 @@ def c2pa_sign(
     mime: str,
     chain: SigningChain,
     source_type: str = "trainedAlgorithmicMedia",
-    action: str = "c2pa.created",
     agent: str = "Test Diffusion 2",
+    edited_with: str | None = None,
 ) -> bytes:
-    """``data`` with a C2PA manifest: one action stating the digital source type."""
+    """``data`` with a C2PA manifest: a ``c2pa.created`` action stating the digital
+    source type, then a ``c2pa.edited`` one if ``edited_with`` names another."""
     import c2pa
+
+    actions = [
+        {
+            "action": "c2pa.created",
+            "digitalSourceType": IPTC_SOURCE_TYPE_PREFIX + source_type,
+            "softwareAgent": {"name": agent},
+        }
+    ]
+    if edited_with:
+        actions.append(
+            {
+                "action": "c2pa.edited",
+                "digitalSourceType": IPTC_SOURCE_TYPE_PREFIX + edited_with,
+                "softwareAgent": {"name": "Test Fill"},
+            }
+        )
 
     manifest = {
         "claim_generator_info": [{"name": "ai-detector tests", "version": "1.0"}],
         "title": "test image",
-        "assertions": [
-            {
-                "label": "c2pa.actions",
-                "data": {
-                    "actions": [
-                        {
-                            "action": action,
-                            "digitalSourceType": IPTC_SOURCE_TYPE_PREFIX + source_type,
-                            "softwareAgent": {"name": agent},
-                        }
-                    ]
-                },
-            }
-        ],
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}}],
     }
     info = c2pa.C2paSignerInfo(b"es256", chain.chain_pem, chain.key_pem, None)
     with c2pa.Signer.from_info(info) as signer, c2pa.Builder(json.dumps(manifest)) as builder:

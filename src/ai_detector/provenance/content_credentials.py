@@ -75,6 +75,9 @@ def read_c2pa(data: bytes, image_format: str) -> Provenance | None:
         with reader:
             store = json.loads(reader.json())
             state = reader.get_validation_state()
+    except c2pa.C2paError.NotSupported:
+        # A format c2pa cannot parse, found by a byte search ("c2pa" in a BMP, say).
+        return None
     except (c2pa.C2paError, ValueError) as error:
         return Provenance("c2pa", signed=False, valid=False, details={"error": str(error)})
     return _statement(store, state, trust_list=os.path.basename(anchors) or None)
