@@ -250,7 +250,7 @@ def test_broken_exif_block_is_a_problem_not_an_error():
 
 
 def test_a_failing_reader_becomes_a_problem(monkeypatch):
-    import ai_detector.provenance.reader as reader
+    from ai_detector.provenance import reader
 
     def explode(data: bytes) -> None:
         raise RuntimeError("bug")
