@@ -5,7 +5,9 @@
 
 Images are made here (photo-like noise, so JPEG sizes are realistic): files with no
 provenance at all, the case the 1 ms budget is for, then files whose metadata must
-be parsed (camera EXIF, Automatic1111 settings). Each case runs ``--repeat`` times or
+be parsed (camera EXIF, Automatic1111 settings) or validated (a C2PA manifest, signed
+here with the tests' throwaway certificate chain, so run it from the repository root:
+it hashes the whole file). Each case runs ``--repeat`` times or
 until ``--max-seconds``, whichever comes first, and reports the median and p95 of
 :func:`ai_detector.provenance.read_provenance` and the median of the Predictor's
 preprocessing of the same bytes. The CPU is named in the first line.
@@ -61,6 +63,10 @@ def cases() -> dict[str, bytes]:
     exif[0x010F], exif[0x0110], exif[0x0131] = "Canon", "Canon EOS R5", "Firmware 1.8.1"
     settings = PngImagePlugin.PngInfo()
     settings.add_text("parameters", "a cat\nSteps: 20, Sampler: Euler a, Model: sd_xl_base_1.0")
+    # The tests' helper signs with a certificate chain it makes on the spot.
+    from tests.provenance_files import c2pa_sign, make_signing_chain
+
+    chain = make_signing_chain()
     return {
         "none: JPEG 1024x768": encode(small, "JPEG", quality=90),
         "none: JPEG 4000x3000": encode(large, "JPEG", quality=90),
@@ -68,6 +74,8 @@ def cases() -> dict[str, bytes]:
         "none: WebP 1024x768": encode(small, "WEBP", quality=90),
         "camera EXIF: JPEG 4000x3000": encode(large, "JPEG", quality=90, exif=exif.tobytes()),
         "A1111 settings: PNG 1024x768": encode(small, "PNG", pnginfo=settings),
+        "C2PA: JPEG 1024x768": c2pa_sign(encode(small, "JPEG", quality=90), "image/jpeg", chain),
+        "C2PA: JPEG 4000x3000": c2pa_sign(encode(large, "JPEG", quality=90), "image/jpeg", chain),
     }
 
 

@@ -67,7 +67,9 @@ def make_signing_chain() -> SigningChain:
         ec.generate_private_key(ec.SECP256R1()),
     )
 
-    def builder(subject: str, issuer: x509.Name, key: ec.EllipticCurvePrivateKey):
+    def builder(
+        subject: str, issuer: x509.Name, key: ec.EllipticCurvePrivateKey
+    ) -> x509.CertificateBuilder:
         return (
             x509.CertificateBuilder()
             .subject_name(_name(subject))

@@ -34,6 +34,8 @@ def test_provenance_bench_prints_a_figure_per_case() -> None:
         "none: WebP 1024x768",
         "camera EXIF: JPEG 4000x3000",
         "A1111 settings: PNG 1024x768",
+        "C2PA: JPEG 1024x768",
+        "C2PA: JPEG 4000x3000",
     }
     for size, p50, p95, preprocess in rows.values():
         assert int(size) > 0 and 0 < float(p50) <= float(p95) and float(preprocess) > 0
