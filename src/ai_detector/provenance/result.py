@@ -78,6 +78,3 @@ class Provenance:
             "valid": self.valid,
             "details": dict(self.details),
         }
-
-
-NONE = Provenance()
