@@ -77,6 +77,7 @@ loadtest-ramp: $(STAMP) ## Locust in rising steps: the highest rate that still h
 
 bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline, one run (about 13 min)
 	$(BIN)/python bench/run.py --wait-idle 300
+	$(BIN)/python -m bench.provenance
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache

@@ -180,25 +180,35 @@ def _predict_bytes(predictor: Predictor, items: list[bytes]) -> list[Prediction 
     return outcomes
 
 
+# The provenance answer's fields that fit a CSV cell (ai_detector.provenance).
+PROVENANCE_FIELDS = ("source", "claims", "generator", "signed", "valid")
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else json.dumps(value) if isinstance(value, bool) else str(value)
+
+
 class CsvWriter:
-    """path, label, confidence, prob_<label> for each model label, error."""
+    """path, label, confidence, prob_<label> for each model label, provenance_*, error."""
 
     def __init__(self, stream: IO[str], labels: Sequence[str]) -> None:
         self.labels = tuple(labels)
         self.writer = csv.writer(stream)
-        self.writer.writerow(
-            ["path", "label", "confidence", *(f"prob_{label}" for label in self.labels), "error"]
-        )
+        probabilities = (f"prob_{label}" for label in self.labels)
+        provenance = (f"provenance_{name}" for name in PROVENANCE_FIELDS)
+        self.writer.writerow(["path", "label", "confidence", *probabilities, *provenance, "error"])
 
     def write(self, result: Result) -> None:
         found = result.prediction
         if found is None:
-            self.writer.writerow(
-                [result.name, "", "", *("" for _ in self.labels), result.error_text]
-            )
+            blanks = ("" for _ in (*self.labels, *PROVENANCE_FIELDS))
+            self.writer.writerow([result.name, "", "", *blanks, result.error_text])
             return
         probabilities = [found.probabilities[label] for label in self.labels]
-        self.writer.writerow([result.name, found.label, found.confidence, *probabilities, ""])
+        provenance = [_cell((found.provenance or {}).get(name)) for name in PROVENANCE_FIELDS]
+        self.writer.writerow(
+            [result.name, found.label, found.confidence, *probabilities, *provenance, ""]
+        )
 
 
 class JsonlWriter:

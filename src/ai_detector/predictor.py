@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from ai_detector.errors import InputError
 from ai_detector.metadata import METADATA_FILE, ModelMetadata
 from ai_detector.precision import choose
 from ai_detector.preprocess import preprocess_bytes
+from ai_detector.provenance import read_provenance
 from ai_detector.schema import Prediction
 from ai_detector.sessions import int8_saturates, onnx_session
 
@@ -171,7 +173,13 @@ class Predictor:
                 prepared.append(error)
         arrays = [item for item in prepared if isinstance(item, np.ndarray)]
         predictions = iter(self.predict_arrays(np.stack(arrays)) if arrays else [])
-        return [item if isinstance(item, InputError) else next(predictions) for item in prepared]
+        # Provenance comes from the original bytes, which preprocessing has not touched.
+        return [
+            item
+            if isinstance(item, InputError)
+            else replace(next(predictions), provenance=read_provenance(data).to_dict())
+            for item, data in zip(prepared, items, strict=True)
+        ]
 
     def predict_one(self, data: bytes) -> Prediction:
         """Classify one encoded image; raises :class:`InputError` on bad input."""

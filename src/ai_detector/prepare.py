@@ -3,8 +3,9 @@
     python -m ai_detector.prepare [--params params.yaml] [--out data/prepared]
 
 Writes ``records.csv`` (path, label, source, sha256, split) and ``report.json``
-(counts per source/label/split, image size and format statistics per label, and
-every skipped file with its reason). A file that cannot be decoded is skipped and
+(counts per source/label/split, image size and format statistics per label, the
+files carrying provenance metadata per source/label, and every skipped file with
+its reason). A file that cannot be decoded is skipped and
 counted, never dropped silently; an image whose bytes appear twice is kept once,
 and bytes that appear under two labels are dropped and reported.
 """
@@ -30,6 +31,7 @@ from ai_detector.data.sources import SourceConfig, read_source
 from ai_detector.errors import InputError
 from ai_detector.params import PrepareParams, load_params
 from ai_detector.preprocess import decode_image
+from ai_detector.provenance import read_provenance
 from ai_detector.tracking import log_artifacts, log_metrics, stage_run
 
 log = logging.getLogger(__name__)
@@ -47,12 +49,36 @@ def load_source_configs(path: str | Path) -> list[SourceConfig]:
     return configs
 
 
-def _inspect(record: Record) -> tuple[str, tuple[int, int]]:
-    """Format and size of a record's image; raises InputError when it cannot be decoded."""
+def _inspect(record: Record) -> tuple[str, tuple[int, int], str | None]:
+    """Format, size and provenance kind of a record's image (see :func:`provenance_counts`);
+    raises InputError when it cannot be decoded."""
     data = record.read_bytes()
     decode_image(data, draft_size=64)  # raises InputError on bad data; draft keeps it cheap
     header = Image.open(io.BytesIO(data))
-    return header.format or "?", header.size
+    stated = read_provenance(data)
+    camera = "camera-exif" if "camera" in stated.details else None
+    return header.format or "?", header.size, stated.source if stated.present else camera
+
+
+def provenance_counts(
+    records: list[Record], kinds: dict[str, str | None]
+) -> dict[str, dict[str, dict[str, int]]]:
+    """Per source and label: files, files stating any provenance, and each kind.
+
+    Metadata that gives a label away is a shortcut a model could learn if it saw it;
+    it does not (preprocessing keeps only pixels), but the counts show how far a
+    source's labels can be read off its files (camera EXIF on every real photo, say).
+    """
+    counts: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for record in records:
+        kind = kinds.get(record.path)
+        row = counts[record.source][record.label]
+        row["files"] += 1
+        if kind:
+            row[kind] += 1
+        if kind and kind != "camera-exif":  # camera EXIF claims nothing; counted apart
+            row["any"] += 1
+    return {s: {label: dict(c) for label, c in v.items()} for s, v in counts.items()}
 
 
 def deduplicate(records: list[Record]) -> tuple[list[Record], list[dict[str, str]]]:
@@ -123,7 +149,10 @@ def synthesize_deepfakes(
 
 
 def build_report(
-    records: list[Record], stats: dict[str, Any], skipped: list[dict[str, str]]
+    records: list[Record],
+    stats: dict[str, Any],
+    skipped: list[dict[str, str]],
+    provenance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     counts: dict[str, Any] = defaultdict(lambda: defaultdict(Counter))
     for record in records:
@@ -132,6 +161,7 @@ def build_report(
         "total": len(records),
         "counts": {s: {lab: dict(c) for lab, c in v.items()} for s, v in counts.items()},
         "by_label": stats,
+        "provenance": provenance or {},
         "skipped": skipped,
     }
 
@@ -143,9 +173,10 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
     good, skipped = [], []
     formats: dict[str, Counter[str]] = defaultdict(Counter)
     sizes: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    kinds: dict[str, str | None] = {}
     for record in records:
         try:
-            fmt, size = _inspect(record)
+            fmt, size, kinds[record.path] = _inspect(record)
         except (InputError, OSError) as error:
             skipped.append({"path": record.path, "reason": str(error)})
             continue
@@ -165,7 +196,8 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
         }
         for label in sizes
     }
-    report = build_report(split, stats, skipped)
+    # Over the de-duplicated source files; the synthetic deepfakes are made from pixels.
+    report = build_report(split, stats, skipped, provenance_counts(unique, kinds))
     write_records(split, out_dir / "records.csv")
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     log.info("prepared %d records (%d skipped) into %s", len(split), len(skipped), out_dir)

@@ -18,11 +18,17 @@ class Prediction:
     confidence: float
     probabilities: dict[str, float]
     model_version: str
+    # What the file states about its own origin (ai_detector.provenance), read from the
+    # original bytes; label and confidence stay the model's alone.
+    provenance: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        answer = {
             "label": self.label,
             "confidence": self.confidence,
             "probabilities": self.probabilities,
             "model_version": self.model_version,
         }
+        if self.provenance is not None:
+            answer["provenance"] = self.provenance
+        return answer

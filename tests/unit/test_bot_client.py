@@ -21,6 +21,9 @@ def test_contract_answer_is_parsed() -> None:
     prediction = parse_prediction(ANSWER)
     assert prediction == Prediction("Deepfake", 0.81, ANSWER["probabilities"], "v3")
     assert parse_prediction([ANSWER]) == prediction  # TorchServe batch wrapping
+    provenance = {"source": "c2pa", "claims": "camera", "signed": True, "valid": True}
+    assert parse_prediction({**ANSWER, "provenance": provenance}).provenance == provenance
+    assert parse_prediction({**ANSWER, "provenance": "junk"}).provenance is None
 
 
 def test_optional_fields_may_be_missing_and_confidence_is_clamped() -> None:

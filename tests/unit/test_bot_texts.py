@@ -67,3 +67,34 @@ def test_sizes_are_readable() -> None:
     assert texts.format_size(25 * 1024 * 1024) == "25.0 MB"
     assert texts.format_size(10_485) == "10 KB"
     assert texts.too_large(25 * 1024 * 1024, 20 * 1024 * 1024).count("MB") == 2
+
+
+def stated(**provenance: object) -> str:
+    return texts.prediction(Prediction("Real", 0.9, {}, "v1", provenance=provenance))
+
+
+def test_content_credentials_sentence_names_generator_signer_and_claim() -> None:
+    text = stated(
+        source="c2pa",
+        claims="ai-generated",
+        generator="Image <Maker>",
+        valid=True,
+        details={"signer": "Example Corp"},
+    )
+    assert text.startswith("✅ <b>Real</b> — 90% confidence")  # the model's verdict stays
+    assert text.endswith(
+        "📜 This file carries Content Credentials from Image &lt;Maker&gt;, "
+        "signed by Example Corp: it states it was AI-generated."
+    )
+    broken = stated(source="c2pa", claims="ai-generated", generator="X", valid=False, details={})
+    assert "do not match the file" in broken and "unverified" in broken
+
+
+def test_unsigned_statements_say_they_are_unsigned_and_none_says_nothing() -> None:
+    iptc = stated(source="iptc", claims="ai-edited", generator="Painter", valid=None)
+    assert (
+        "📝 Its metadata (IPTC, unsigned) names Painter: it states it was edited with AI." in iptc
+    )
+    settings = stated(source="generator-metadata", claims="ai-generated", generator="ComfyUI")
+    assert "settings of an image generator (ComfyUI), unsigned" in settings
+    assert stated(source="none", details={"camera": "Canon"}) == verdict("Real", 0.9)

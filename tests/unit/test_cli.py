@@ -20,9 +20,20 @@ import pytest
 from ai_detector import batch
 from ai_detector.cli import main
 from tests.conftest import TINY_LABELS
+from tests.provenance_files import iptc_xmp, plain, png_with_text
 
 ROOT = Path(__file__).resolve().parents[2]
-HEADER = ["path", "label", "confidence", *(f"prob_{label}" for label in TINY_LABELS), "error"]
+PROVENANCE_COLUMNS = [
+    f"provenance_{name}" for name in ("source", "claims", "generator", "signed", "valid")
+]
+HEADER = [
+    "path",
+    "label",
+    "confidence",
+    *(f"prob_{label}" for label in TINY_LABELS),
+    *PROVENANCE_COLUMNS,
+    "error",
+]
 
 
 @pytest.fixture
@@ -134,7 +145,7 @@ def test_files_print_a_table(photos: Path, tiny_model_dir: Path, capsys) -> None
     assert run(*files, "--model_dir", tiny_model_dir) == 1  # notes.txt named on purpose
 
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["path", "label", "confidence", *TINY_LABELS, "error"]
+    assert table[0].split() == ["path", "label", "confidence", *TINY_LABELS, "provenance", "error"]
     assert str(photos / "red.png") in table[1] and "AI-generated" in table[1]
     assert "not_an_image:" in table[2]
     assert table[3].split()[1] == "Real"
@@ -212,3 +223,41 @@ def test_python_dash_m(module: str, photos: Path, tiny_model_dir: Path, tmp_path
     again = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT)
     assert again.returncode == 2
     assert "--overwrite" in again.stderr
+
+
+def test_provenance_columns_in_csv_jsonl_and_table(
+    tmp_path: Path, tiny_model_dir: Path, capsys
+) -> None:
+    folder = tmp_path / "stated"
+    folder.mkdir()
+    (folder / "a1111.png").write_bytes(png_with_text({"parameters": "a cat\nSteps: 20, Seed: 1"}))
+    (folder / "iptc.jpg").write_bytes(plain(xmp=iptc_xmp("trainedAlgorithmicMedia").encode()))
+    (folder / "plain.jpg").write_bytes(plain())
+
+    assert run("-i", folder, "-o", tmp_path / "out.csv", "-m", tiny_model_dir) == 0
+    header, rows = read_csv(tmp_path / "out.csv")
+    assert header == HEADER
+    stated = {name: [row[column] for column in PROVENANCE_COLUMNS] for name, row in rows.items()}
+    assert stated == {
+        "a1111.png": [
+            "generator-metadata",
+            "ai-generated",
+            "Stable Diffusion web UI (Automatic1111)",
+            "false",
+            "",
+        ],
+        "iptc.jpg": ["iptc", "ai-generated", "Test Painter 3", "false", ""],
+        "plain.jpg": ["none", "", "", "false", ""],
+    }
+
+    assert run("-i", folder, "-o", tmp_path / "out.jsonl", "-m", tiny_model_dir) == 0
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    by_path = {line["path"]: line for line in lines}
+    assert by_path["iptc.jpg"]["provenance"]["details"] == {
+        "digital_source_type": "trainedAlgorithmicMedia"
+    }
+
+    assert run(folder / "iptc.jpg", folder / "plain.jpg", "-m", tiny_model_dir) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "iptc: ai-generated" in table[1]
+    assert table[2].split()[-1] == "-"

@@ -33,11 +33,29 @@ def test_labels_follow_the_pixels(predictor, make_image):
 def test_answer_shape(predictor, make_image):
     result = predictor.predict_one(make_image("PNG", size=(64, 48)))
     body = result.to_dict()
-    assert set(body) == {"label", "confidence", "probabilities", "model_version"}
+    assert set(body) == {"label", "confidence", "probabilities", "model_version", "provenance"}
+    assert body["provenance"]["source"] == "none"
     assert set(body["probabilities"]) == {"Real", "AI-generated", "Deepfake"}
     assert sum(body["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
     assert body["confidence"] == body["probabilities"][body["label"]]
     assert body["model_version"] == "tiny-test-1"
+
+
+def test_provenance_rides_along_and_leaves_the_verdict_alone(predictor):
+    from PIL import PngImagePlugin
+
+    from tests.conftest import encode_image, textured_image
+
+    image = textured_image(size=(64, 48), tint="red")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a red square\nSteps: 20, Sampler: Euler")
+    stated, bare = encode_image(image, "PNG", pnginfo=info), encode_image(image, "PNG")
+    with_metadata, bad, without = predictor.predict_bytes([stated, b"not an image", bare])
+    assert with_metadata.provenance["source"] == "generator-metadata"
+    assert without.provenance["source"] == "none"
+    assert bad.code == "not_an_image"
+    # The same pixels: the metadata changes nothing the model sees.
+    assert with_metadata.probabilities == without.probabilities
 
 
 def test_a_bad_image_does_not_spoil_its_batch(predictor, make_image):

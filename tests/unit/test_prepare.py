@@ -121,3 +121,32 @@ def test_self_blended_deepfakes_inherit_their_parents_split(tmp_path):
     assert all(Path(r.path).is_file() and r.source == "sbi-faces" for r in deepfakes)
     real_splits = sorted(r.split for r in records if r.label == "Real")
     assert sorted(r.split for r in deepfakes) == real_splits
+
+
+def test_report_counts_files_carrying_provenance_per_source_and_label(tmp_path):
+    from tests.provenance_files import camera_exif, iptc_xmp, plain, png_with_text
+
+    root = make_folder_dataset(tmp_path / "set", per_class=6)
+    (root / "fake" / "a1111.png").write_bytes(png_with_text({"parameters": "x\nSteps: 20"}))
+    (root / "fake" / "iptc.jpg").write_bytes(
+        plain(size=(64, 48), xmp=iptc_xmp("trainedAlgorithmicMedia").encode())
+    )
+    (root / "real" / "camera.jpg").write_bytes(plain(size=(80, 60), exif=camera_exif()))
+    sources = write_sources(
+        tmp_path / "s.yaml",
+        [
+            {
+                "name": "set",
+                "layout": "folder",
+                "path": str(root),
+                "classes": {"real": "Real", "fake": "AI-generated"},
+            }
+        ],
+    )
+    report = prepare(PrepareParams(sources=sources, seed=1), tmp_path / "out")
+    assert report["provenance"] == {
+        "set": {
+            "AI-generated": {"files": 8, "any": 2, "generator-metadata": 1, "iptc": 1},
+            "Real": {"files": 7, "camera-exif": 1},
+        }
+    }

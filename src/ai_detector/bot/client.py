@@ -85,6 +85,9 @@ def parse_prediction(payload: Any) -> Prediction:
         confidence=min(1.0, max(0.0, float(confidence))),
         probabilities=probabilities,
         model_version=str(payload.get("model_version", "")),
+        provenance=provenance
+        if isinstance(provenance := payload.get("provenance"), dict)
+        else None,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from typing import Any
 
 from ai_detector.bot.client import ImageRejected
 from ai_detector.schema import Prediction
@@ -125,7 +126,37 @@ def prediction(result: Prediction) -> str:
     )
     if result.confidence < LOW_CONFIDENCE:
         text += "\n<i>The model is not very sure about this one.</i>"
-    return text
+    stated = provenance(result.provenance)
+    return f"{text}\n\n{stated}" if stated else text
+
+
+_CLAIMS = {
+    "ai-generated": "it states it was AI-generated",
+    "ai-edited": "it states it was edited with AI",
+    "camera": "it states it was captured by a camera",
+}
+
+
+def provenance(found: dict[str, Any] | None) -> str:
+    """One sentence on what the file states about its origin; empty when it states nothing."""
+    if not found or found.get("source") in (None, "none"):
+        return ""
+    claim = _CLAIMS.get(str(found.get("claims")), "it makes no statement about AI")
+    generator = html.escape(str(found.get("generator") or "an unnamed tool"))
+    if found.get("source") == "c2pa":
+        signer = html.escape(str((found.get("details") or {}).get("signer") or "an unknown signer"))
+        if found.get("valid") is False:
+            return (
+                f"📜 This file carries Content Credentials from {generator}, but they do not "
+                f"match the file (changed after signing, or damaged): {claim}, unverified."
+            )
+        return (
+            f"📜 This file carries Content Credentials from {generator}, "
+            f"signed by {signer}: {claim}."
+        )
+    if found.get("source") == "iptc":
+        return f"📝 Its metadata (IPTC, unsigned) names {generator}: {claim}."
+    return f"📝 It holds the settings of an image generator ({generator}), unsigned: {claim}."
 
 
 def help_text(max_size: int) -> str:
