@@ -114,9 +114,8 @@ def decode_image(
         image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
     try:
         image.load()
-        if draft_size:
-            image = _shrink_huge(image, draft_size)
-        return _to_rgb(ImageOps.exif_transpose(image))
+        loaded: Image.Image = _shrink_huge(image, draft_size) if draft_size else image
+        return _to_rgb(ImageOps.exif_transpose(loaded))
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptImageError(f"the image is truncated or corrupt: {exc}") from exc
 

@@ -142,7 +142,6 @@ def start(
         "--start",
         "--ncs",
         "--disable-token-auth",
-        "--enable-model-api",
         "--ts-config",
         str(config),
         "--model-store",

@@ -22,10 +22,9 @@ import base64
 import binascii
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from collections.abc import Mapping, Sequence
 
 from ai_detector.errors import EmptyInputError, FormEncodedBodyError, InputError, NotAnImageError
 from ai_detector.predictor import Predictor
@@ -104,7 +103,9 @@ def _from_form(request: dict[str, Any]) -> bytes:
 
 
 def is_form_encoded(content_type: str | None) -> bool:
-    return bool(content_type) and content_type.split(";")[0].strip().lower() == FORM_CONTENT_TYPE
+    if not content_type:
+        return False
+    return content_type.split(";")[0].strip().lower() == FORM_CONTENT_TYPE
 
 
 def request_content_type(headers: Mapping[str, Any]) -> str | None:

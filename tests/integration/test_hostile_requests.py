@@ -67,7 +67,7 @@ def test_curl_data_binary_without_a_content_type_gets_a_415_that_says_what_to_se
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + image * 20)
     command = f"curl -sS -X POST {tiny_server.predict_url} --data-binary @photo.jpg"
     result = subprocess.run(
-        shlex.split(command) + ["-w", "\n%{http_code}"],
+        [*shlex.split(command), "-w", "\n%{http_code}"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

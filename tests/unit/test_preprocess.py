@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ai_detector import preprocess
 from ai_detector.errors import (
     CorruptImageError,
     EmptyInputError,
@@ -16,7 +17,6 @@ from ai_detector.errors import (
     ImageTooSmallError,
     NotAnImageError,
 )
-from ai_detector import preprocess
 from ai_detector.preprocess import (
     ImageSpec,
     center_crop_resize,

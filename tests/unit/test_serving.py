@@ -138,7 +138,7 @@ def test_a_deeply_nested_body_fails_alone_in_its_batch(tiny_model_dir, make_imag
     assert answers[1].body["message"] == "the JSON body is nested too deeply"
 
 
-class Crash(Exception):
+class CrashError(Exception):
     pass
 
 
@@ -151,7 +151,7 @@ def test_an_unexpected_exception_is_that_request_s_500_alone(tiny_model_dir, mak
 
     def preprocess(data: bytes):
         if data == poison:
-            raise Crash("decoder bug")
+            raise CrashError("decoder bug")
         return real_preprocess(data)
 
     predictor.preprocess = preprocess  # type: ignore[method-assign]
