@@ -75,8 +75,9 @@ COPY --chown=model-server:model-server docker/config.properties config.propertie
 COPY --chown=model-server:model-server serve/log4j2.xml log4j2.xml
 COPY --from=builder --chown=model-server:model-server /model_store model_store
 USER 10001:10001
-# 8080 inference (/ping, /predictions/ai-detector), 8081 management, 8082 metrics.
-EXPOSE 8080 8081 8082
+# 8080 inference (/ping, /predictions/ai-detector), 8082 metrics. The management API
+# (8081) listens on the container's loopback only: reach it with `docker exec`.
+EXPOSE 8080 8082
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
     CMD ["python", "/usr/local/bin/healthcheck.py"]
 # -g: signals go to the whole process group, so the JVM shuts down cleanly too.

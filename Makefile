@@ -24,8 +24,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install the project with every extra
 
-mar: $(STAMP) ## Build model_store/ai-detector.mar (models/model if present, else the packaged default)
+# Rebuilt only when its inputs change, so a second `make serve` leaves the archive that
+# the running server uses alone.
+MAR_INPUTS := serve/handler.py serve/model-config.yaml params.yaml \
+	$(wildcard models/model/*) $(wildcard src/ai_detector/default_model/*)
+$(MODEL_STORE)/ai-detector.mar: $(STAMP) $(MAR_INPUTS)
 	$(BIN)/python -m ai_detector.package --out $(MODEL_STORE)
+
+mar: $(MODEL_STORE)/ai-detector.mar ## Build model_store/ai-detector.mar (models/model if present, else the packaged default)
 
 serve: mar ## Set up, build the archive and start TorchServe on 127.0.0.1:8080
 	$(BIN)/python -m ai_detector.server start --model-store $(MODEL_STORE) --logs $(LOGS)

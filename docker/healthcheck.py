@@ -1,12 +1,15 @@
-"""Docker HEALTHCHECK for the TorchServe image: exit 0 when GET /ping answers 200.
+"""Docker HEALTHCHECK and Kubernetes readiness for the TorchServe image: exit 0 when a
+worker of the model can answer.
 
-    python /usr/local/bin/healthcheck.py [URL]    # default http://127.0.0.1:8080/ping
+    python /usr/local/bin/healthcheck.py [PING_URL [MODEL_URL]]
+    # defaults: http://127.0.0.1:8080/ping and http://127.0.0.1:8081/models/ai-detector
 
-TorchServe answers 200 "Healthy" only once every model has its minimum number of
-workers, so this fails while the model is loading or after its workers died. With
-token auth turned on, /ping needs the inference key too: it is read from the key
-file TorchServe writes into its working directory. Standard library only, so the
-image needs no curl.
+TorchServe's /ping alone is not enough: measured on 0.12.0, it answered 200 "Healthy"
+with no worker at all (scaled to 0, or both dead and restarting) while every
+prediction got a 503. So this also asks the management API (on the container's
+loopback) for the model's workers and wants at least one READY. With token auth
+turned on, both calls need keys: they are read from the key file TorchServe writes
+into its working directory. Standard library only, so the image needs no curl.
 """
 
 from __future__ import annotations
@@ -18,20 +21,41 @@ import urllib.request
 from pathlib import Path
 
 KEY_FILE = Path("/home/model-server/key_file.json")
+PING_URL = "http://127.0.0.1:8080/ping"
+MODEL_URL = "http://127.0.0.1:8081/models/ai-detector"
+
+
+def _get(url: str, key: str | None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=4) as response:
+        return response.status, response.read()
+
+
+def ready_workers(body: bytes) -> int:
+    """How many workers of the described model are READY."""
+    models = json.loads(body)
+    return sum(w.get("status") == "READY" for m in models for w in m.get("workers", []))
 
 
 def main(argv: list[str]) -> int:
-    url = argv[1] if len(argv) > 1 else "http://127.0.0.1:8080/ping"
-    request = urllib.request.Request(url)
-    if KEY_FILE.is_file():
-        key = json.loads(KEY_FILE.read_text())["inference"]["key"]
-        request.add_header("Authorization", f"Bearer {key}")
+    ping_url = argv[1] if len(argv) > 1 else PING_URL
+    model_url = argv[2] if len(argv) > 2 else MODEL_URL
+    keys = json.loads(KEY_FILE.read_text()) if KEY_FILE.is_file() else {}
     try:
-        with urllib.request.urlopen(request, timeout=4) as response:
-            return 0 if response.status == 200 else 1
+        status, _ = _get(ping_url, keys.get("inference", {}).get("key"))
+        if status != 200:
+            sys.stderr.write(f"unhealthy: /ping answered {status}\n")
+            return 1
+        _, body = _get(model_url, keys.get("management", {}).get("key"))
     except (OSError, urllib.error.URLError) as error:
         sys.stderr.write(f"unhealthy: {error}\n")
         return 1
+    if ready_workers(body) == 0:
+        sys.stderr.write("unhealthy: no worker of the model is READY\n")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@ from ts.context import Context
 from ts.torch_handler.base_handler import BaseHandler
 
 from ai_detector.predictor import THREADS_ENV, Predictor
-from ai_detector.serving import answer_batch
+from ai_detector.serving import answer_batch, request_content_type
 
 log = logging.getLogger(__name__)
 
 
 class AIDetectorHandler(BaseHandler):
-    """Classify a batch of images; each request gets its own 200 or 4xx JSON answer."""
+    """Classify a batch of images; each request gets its own 200, 4xx or 500 JSON answer."""
 
     def initialize(self, context: Context) -> None:
         model_dir = context.system_properties["model_dir"]
@@ -37,7 +37,11 @@ class AIDetectorHandler(BaseHandler):
         if context.get_request_header(0, "describe") == "True":
             # GET /models/ai-detector?customized=true: which candidate runs on this CPU.
             return [self.predictor.describe()]
-        answers = answer_batch(self.predictor, data)
+        # The Content-Type tells a form-decoded body (curl -d) from a raw one.
+        content_types = [
+            request_content_type(context.get_all_request_header(i)) for i in range(len(data))
+        ]
+        answers = answer_batch(self.predictor, data, content_types)
         for index, answer in enumerate(answers):
             context.set_response_content_type(index, "application/json")
             if answer.status != 200:

@@ -31,6 +31,13 @@ class NotAnImageError(InputError):
     code = "not_an_image"
 
 
+class FormEncodedBodyError(InputError):
+    """The body came as a URL-encoded form, which the frontend decodes (and mangles)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class CorruptImageError(InputError):
     status = 422
     code = "corrupt_image"

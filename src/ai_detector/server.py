@@ -124,6 +124,30 @@ def _environment(log_dir: Path, extra: dict[str, str] | None = None) -> dict[str
     }
 
 
+def _frontend_alive(log_dir: Path) -> bool:
+    """Whether the JVM whose pid TorchServe wrote into this server's temp dir still runs."""
+    try:
+        pid = int((log_dir / "tmp" / ".model_server.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+def _failure_reason(log_dir: Path) -> str:
+    """The last line of TorchServe's own output that names an error, else its last line."""
+    for name in ("torchserve.out", "ts_log.log"):
+        path = log_dir / name
+        lines = path.read_text(errors="replace").splitlines() if path.is_file() else []
+        lines = [line.strip() for line in lines if line.strip()]
+        named = [line for line in lines if "rror" in line or "xception" in line]
+        if named or lines:
+            return (named or lines)[-1][:300]
+    return "nothing was logged"
+
+
 def start(
     config: Path,
     model_store: Path,
@@ -142,7 +166,6 @@ def start(
         "--start",
         "--ncs",
         "--disable-token-auth",
-        "--enable-model-api",
         "--ts-config",
         str(config),
         "--model-store",
@@ -155,20 +178,31 @@ def start(
     # The server outlives this call: give it a file, not our stdout/stderr, or a caller
     # reading our output through a pipe (`make serve | tee`) would wait for it forever.
     with (log_dir / "torchserve.out").open("ab") as output:
-        subprocess.run(
+        launched = subprocess.run(
             command,
-            check=True,
+            check=False,
             env=_environment(log_dir, env),
             cwd=log_dir,
             stdout=output,
             stderr=output,
             stdin=subprocess.DEVNULL,
         )
+    if launched.returncode != 0:
+        raise RuntimeError(
+            f"TorchServe did not start: {_failure_reason(log_dir)} (see {log_dir}/torchserve.out)"
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.model_ready():
             log.info("TorchServe ready: %s", server.predict_url)
             return server
+        # Fail at once when the JVM has exited (a port in use, a bad config), not after
+        # the whole timeout.
+        if not _frontend_alive(log_dir):
+            raise RuntimeError(
+                f"TorchServe exited while starting: {_failure_reason(log_dir)} "
+                f"(logs in {log_dir}; is {server.inference_url} already in use?)"
+            )
         time.sleep(0.5)
     stop(log_dir)
     raise TimeoutError(
@@ -205,9 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     if running.model_ready():
         log.info("TorchServe is already serving %s (make stop stops it)", running.predict_url)
         return 0
-    server = start(
-        args.config.resolve(), args.model_store.resolve(), args.name, args.logs.resolve()
-    )
+    try:
+        server = start(
+            args.config.resolve(), args.model_store.resolve(), args.name, args.logs.resolve()
+        )
+    except (RuntimeError, TimeoutError) as error:
+        log.error("%s", error)  # one line, no traceback: what failed and where to look
+        return 1
     log.info("Try it:\n  curl -X POST %s -T photo.jpg", server.predict_url)
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.server
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -79,7 +80,7 @@ def test_stages_and_default_target() -> None:
 
 def test_serving_image() -> None:
     serve = in_stage("serve")
-    assert "EXPOSE 8080 8081 8082" in serve
+    assert "EXPOSE 8080 8082" in serve  # management stays inside the container
     users = [line for line in serve if line.startswith("USER ")]
     assert users[-1] == "USER 10001:10001"
     healthcheck = next(line for line in serve if line.startswith("HEALTHCHECK "))
@@ -112,8 +113,11 @@ def test_container_config_differs_only_in_addresses() -> None:
         k: v for k, v in container.items() if k not in addresses
     }
     assert {container[key] for key in addresses} == {
-        f"http://0.0.0.0:{port}" for port in (8080, 8081, 8082)
+        "http://0.0.0.0:8080",
+        "http://127.0.0.1:8081",  # management: loopback in every config
+        "http://0.0.0.0:8082",
     }
+    assert local["management_address"].startswith("http://127.0.0.1:")
 
 
 def dockerignore_allows(path: str) -> bool:
@@ -172,13 +176,24 @@ def test_files_copied_from_the_context_are_in_it() -> None:
 
 
 def test_healthcheck_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[str | None] = []
+    """Healthy only when /ping answers 200 and a worker of the model is READY."""
+    seen: list[tuple[str, str | None]] = []
+    workers = {
+        "/models/up": ["READY", "UNLOADING"],
+        "/models/down": ["UNLOADING"],
+        "/models/none": [],
+    }
 
-    class Ping(http.server.BaseHTTPRequestHandler):
+    class Fake(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            seen.append(self.headers.get("Authorization"))
-            self.send_response(200 if self.path == "/ping" else 500)
+            seen.append((self.path, self.headers.get("Authorization")))
+            body = b""
+            if self.path in workers:
+                described = [{"workers": [{"status": s} for s in workers[self.path]]}]
+                body = json.dumps(described).encode()
+            self.send_response(200 if self.path == "/ping" or body else 500)
             self.end_headers()
+            self.wfile.write(body)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -188,19 +203,23 @@ def test_healthcheck_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "KEY_FILE", tmp_path / "key_file.json")
-    server = http.server.HTTPServer(("127.0.0.1", 0), Ping)
+    server = http.server.HTTPServer(("127.0.0.1", 0), Fake)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        assert module.main(["healthcheck", f"{base}/ping"]) == 0
-        assert module.main(["healthcheck", f"{base}/broken"]) == 1
-        (tmp_path / "key_file.json").write_text('{"inference": {"key": "abc"}}')
-        assert module.main(["healthcheck", f"{base}/ping"]) == 0
-        assert seen == [None, None, "Bearer abc"]
+        assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/up"]) == 0
+        assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/down"]) == 1
+        assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/none"]) == 1
+        assert module.main(["healthcheck", f"{base}/broken", f"{base}/models/up"]) == 1
+        keys = {"inference": {"key": "abc"}, "management": {"key": "xyz"}}
+        (tmp_path / "key_file.json").write_text(json.dumps(keys))
+        seen.clear()
+        assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/up"]) == 0
+        assert seen == [("/ping", "Bearer abc"), ("/models/up", "Bearer xyz")]
     finally:
         server.shutdown()
         server.server_close()
-    assert module.main(["healthcheck", f"{base}/ping"]) == 1  # nothing listening
+    assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/up"]) == 1  # nothing listens
 
 
 def manifests() -> dict[str, dict[str, Any]]:
@@ -230,11 +249,12 @@ def test_manifests_fit_together() -> None:
         assert selector.items() <= labels.items()
     (container,) = pod["spec"]["containers"]
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    assert sorted(ports.values()) == [8080, 8081, 8082]  # the Dockerfile's EXPOSE
+    assert sorted(ports.values()) == [8080, 8082]  # the Dockerfile's EXPOSE
     assert {port["targetPort"] for port in service["spec"]["ports"]} <= set(ports)
     assert "management" not in {port["targetPort"] for port in service["spec"]["ports"]}
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/ping", "port": "inference"}
+    for probe in ("startupProbe", "readinessProbe"):  # a READY worker, not just /ping
+        assert container[probe]["exec"]["command"] == ["python", "/usr/local/bin/healthcheck.py"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/ping", "port": "inference"}
     for kind in ("requests", "limits"):
         assert set(container["resources"][kind]) == {"cpu", "memory"}
     assert pod["spec"]["securityContext"]["runAsUser"] == 10001  # the image's USER

@@ -13,7 +13,8 @@ HANDLER = Path(__file__).resolve().parents[2] / "serve" / "handler.py"
 class FakeContext:
     """What TorchServe's Context offers a handler, recording the calls."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, headers: list[dict[str, str]] | None = None) -> None:
+        self.headers = headers or []
         self.system_properties = {"model_dir": str(model_dir), "gpu_id": None}
         self.manifest = {"model": {"modelName": "ai-detector"}}
         self.statuses: dict[int, tuple[int, str]] = {}
@@ -27,6 +28,9 @@ class FakeContext:
 
     def get_request_header(self, idx: int, key: str) -> str | None:
         return None  # no describe requests here; the integration test sends a real one
+
+    def get_all_request_header(self, idx: int) -> dict[str, object]:
+        return self.headers[idx] if idx < len(self.headers) else {}
 
 
 @pytest.fixture
@@ -62,3 +66,19 @@ def test_handler_uses_one_thread_by_default(handler_class, tiny_model_dir, monke
     handler = handler_class()
     handler.initialize(FakeContext(tiny_model_dir))
     assert handler.predictor.session.get_session_options().intra_op_num_threads == 1
+
+
+def test_handler_reads_each_request_content_type(handler_class, tiny_model_dir, make_image):
+    """A form-encoded body (curl -d) is told apart by its own request's header."""
+    headers = [
+        {"Content-Type": "application/octet-stream", "body": {"content-type": ""}},
+        {"content-type": "application/x-www-form-urlencoded"},
+    ]
+    context = FakeContext(tiny_model_dir, headers)
+    handler = handler_class()
+    handler.initialize(context)
+    image = make_image(tint="blue")
+    bodies = handler.handle([{"body": image}, {"\ufffd\ufffdJFIF": bytearray(b"x")}], context)
+    assert bodies[0]["label"] == "Deepfake"
+    assert bodies[1]["type"] == "unsupported_media_type"
+    assert context.statuses == {1: (415, "unsupported_media_type")}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ai_detector import preprocess
 from ai_detector.errors import (
     CorruptImageError,
     EmptyInputError,
@@ -161,3 +162,46 @@ def test_damaged_files_only_ever_raise_input_errors(make_image, fmt):
             data = data[: rng.randrange(1, len(data))]
         with contextlib.suppress(InputError):
             preprocess_bytes(bytes(data), SPEC)
+
+
+def _large(size: tuple[int, int], seed: int) -> Image.Image:
+    """A big photo-like image that still compresses under the byte limit."""
+    small = textured_image((size[0] // 7, size[1] // 7), seed=seed)
+    return small.resize(size, Image.Resampling.BILINEAR)
+
+
+def _preprocess_without_shrinking(data: bytes, monkeypatch) -> np.ndarray:
+    with monkeypatch.context() as patch:
+        patch.setattr(preprocess, "SHRINK_ABOVE", 10**12)
+        return preprocess_bytes(data, ImageSpec())
+
+
+@pytest.mark.slow
+def test_images_up_to_the_shrink_limit_keep_their_exact_pixels(monkeypatch):
+    """Training data goes through the same function: its pixels must not move."""
+    side = int(preprocess.SHRINK_ABOVE**0.5)  # just under the limit
+    data = encode_image(_large((side, side - 1), seed=3).convert("RGBA"), "PNG")
+    assert np.array_equal(
+        preprocess_bytes(data, ImageSpec()), _preprocess_without_shrinking(data, monkeypatch)
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["RGBA", "P", "I;16"])
+def test_a_huge_image_is_shrunk_on_load_and_stays_close(monkeypatch, mode):
+    picture = _large((4200, 3000), seed=5)
+    picture = picture.convert("L").convert("I;16") if mode == "I;16" else picture.convert(mode)
+    data = encode_image(picture, "PNG")
+    decoded = decode_image(data, draft_size=ImageSpec().resize_size)
+    assert decoded.size == (4200 // 5, 3000 // 5)  # reduced by 3000 // (2 * 256)
+    shrunk = preprocess_bytes(data, ImageSpec())
+    full = _preprocess_without_shrinking(data, monkeypatch)
+    assert np.abs(shrunk - full).mean() < 0.02
+
+
+def test_a_huge_image_keeps_its_exif_orientation():
+    picture = Image.new("RGB", (6000, 2100), (128, 128, 128))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: upright the image is tall
+    decoded = decode_image(encode_image(picture, "PNG", exif=exif.tobytes()), draft_size=256)
+    assert decoded.width < decoded.height
