@@ -28,6 +28,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 from ai_detector.data.records import Record, read_records
 from ai_detector.metrics import classification_report
 from ai_detector.params import EvaluateParams, load_params
+from ai_detector.precision import EXPORTED
 from ai_detector.predictor import Predictor, decide
 from ai_detector.preprocess import decode_image, preprocess_bytes
 from ai_detector.tracking import log_artifacts, log_metrics, stage_run
@@ -135,7 +136,9 @@ def write_plots(
 def evaluate(
     params: EvaluateParams, model_dir: Path, records_path: Path, plots: Path | None
 ) -> dict[str, Any]:
-    predictor = Predictor(model_dir)
+    # The exported candidate, not the one timed fastest here: the figures must not depend
+    # on the CPU that evaluates (every candidate that may run passed the parity gate).
+    predictor = Predictor(model_dir, precision=EXPORTED)
     meta = predictor.metadata
     records = [r for r in read_records(records_path, "test") if r.label in meta.labels]
     if not records:
@@ -144,7 +147,7 @@ def evaluate(
     labels = np.array([index[r.label] for r in records])
     results: dict[str, Any] = {
         "model_version": meta.version,
-        "precision": meta.precision,
+        "precision": predictor.candidate.name,
         "threshold": meta.fake_threshold,
     }
     robustness = {}
