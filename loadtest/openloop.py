@@ -1,7 +1,7 @@
 """Open-loop load with every request on record, for the fault test and the overload script.
 
     results = run_open_loop(url, bodies, rate=30, seconds=20)   # Poisson arrivals, 30 req/s
-    capacity = saturated_rate(url, bodies, connections=4, seconds=6)
+    capacity = saturated_rate(url, bodies)
     summarize(results)  # counts per status, goodput within 1 s, latency percentiles
 
 Unlike Locust's users or bench.loadgen's totals, each request keeps its send time, its
@@ -113,9 +113,11 @@ def run_open_loop(
 
 
 def saturated_rate(
-    url: str, bodies: list[bytes], connections: int = 4, seconds: float = 6.0
+    url: str, bodies: list[bytes], connections: int = 16, seconds: float = 6.0, warmup: float = 4.0
 ) -> float:
-    """Answers per second (200s only) with ``connections`` clients that never pause."""
+    """Answers per second (200s only) with ``connections`` clients that never pause, after
+    ``warmup`` seconds of the same (a fresh server is slower for its first seconds)."""
+    asyncio.run(closed_loop(url, bodies, connections, warmup))
     results, elapsed = asyncio.run(closed_loop(url, bodies, connections, seconds))
     return sum(r.status == 200 for r in results) / elapsed
 

@@ -73,7 +73,7 @@ def fault(model_server: Server) -> Fault:
     """Measures the capacity, then kills one worker KILL_AT_S into a load at half of it."""
     url = model_server.predict_url
     bodies = [payload.data for payload in synthetic_payloads()]
-    capacity = saturated_rate(url, bodies, connections=16, seconds=6)
+    capacity = saturated_rate(url, bodies)
     rate = capacity / 2
     victim = workers(model_server)[0]
     results: list[Result] = []
