@@ -1,6 +1,6 @@
 """Overload: twice the saturated rate against TorchServe, for a few job_queue_size values.
 
-    python loadtest/overload.py            # job_queue_size 100 (the config's), 10, 20, 40
+    python loadtest/overload.py            # job_queue_size: the config's (40), 100, 20
     python loadtest/overload.py --queues 100 40 --seconds 15 --out overload.json
 
 For each queue size it starts TorchServe with the served model on free 127.0.0.1 ports
@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--queues", type=int, nargs="+", default=[configured, 10, 20, 40])
+    parser.add_argument(
+        "--queues", type=int, nargs="+", default=list(dict.fromkeys([configured, 100, 20]))
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument(
         "--rate", type=float, help="offered req/s (default: twice the first saturated rate)"
