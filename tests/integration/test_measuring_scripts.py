@@ -37,7 +37,10 @@ def test_overload_sheds_beyond_a_small_queue_and_reports_goodput(tmp_path):
     assert row["statuses"].get("200", 0) > 0 and row["statuses"].get("503", 0) > 0
     assert set(row["statuses"]) <= {"200", "503"}
     assert 0 < row["goodput"] <= 1
-    assert row["first_after_ms"] > 0
+    assert row["first_after"]["status"] in (200, 503) and row["first_after"]["ms"] > 0
+    assert row["first_200_after_ms"] >= row["first_after"]["ms"]
+    # The phase before the overload: 0.4 of the offered rate (0.8x of a saturating 2x).
+    assert row["normal"]["offered_rps"] == 120 and row["normal"]["requests"] > 0
 
 
 def test_slow_clients_are_held_and_the_jvm_survives():
