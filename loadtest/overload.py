@@ -140,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure(queue, seconds, Path(work), bodies, offered))
             log.info("%s", json.dumps(rows[-1]))
     report = {"cpu": cpu_name(), "seconds": seconds, "runs": rows}
-    print(f"CPU: {report['cpu']}; per queue size: {NORMAL_S:.0f} s at {2 * NORMAL_LOAD:.1f}x and ")
-    print(f"{seconds:.0f} s at 2x the saturated rate; first-after: the first request after it")
+    print(f"CPU: {report['cpu']}")
+    print(
+        f"per queue size: {NORMAL_S:.0f} s at {2 * NORMAL_LOAD:.1f}x, then {seconds:.0f} s at 2x"
+        " the saturated rate; first-after: the first request after the overload"
+    )
     print(
         "queue  saturated  0.8x:503s  offered  200/s  goodput<=1s  503s  no-answer  p50_ms"
         "  p95_ms  first-after  first-200-after_ms"
