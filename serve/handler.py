@@ -15,8 +15,8 @@ from typing import Any
 from ts.context import Context
 from ts.torch_handler.base_handler import BaseHandler
 
+from ai_detector.explanations_api import answer_requests
 from ai_detector.predictor import THREADS_ENV, Predictor
-from ai_detector.serving import answer_batch
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ class AIDetectorHandler(BaseHandler):
         if context.get_request_header(0, "describe") == "True":
             # GET /models/ai-detector?customized=true: which candidate runs on this CPU.
             return [self.predictor.describe()]
-        answers = answer_batch(self.predictor, data)
+        # /explanations/ai-detector marks its requests; a batch may mix both kinds.
+        explain = [context.get_request_header(i, "explain") == "True" for i in range(len(data))]
+        answers = answer_requests(self.predictor, data, explain)
         for index, answer in enumerate(answers):
             context.set_response_content_type(index, "application/json")
             if answer.status != 200:
