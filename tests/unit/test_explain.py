@@ -104,3 +104,14 @@ def test_bad_input_and_models_without_maps_give_clear_errors(tiny_model_dir, cam
 
 def test_crop_box_matches_preprocessing():
     assert crop_box((512, 256), 224, 256) == (144.0, 16.0, 368.0, 240.0)
+
+
+def test_a_batch_mixing_predictions_and_explanations_answers_each_as_asked(cam_model_dir):
+    from ai_detector.explanations_api import answer_requests
+
+    predictor = Predictor(cam_model_dir, threads=1)
+    requests = [{"body": patched()}, {"body": b"not an image"}, {"body": patched()}, {}]
+    answers = answer_requests(predictor, requests, [True, True, False, True])
+    assert [a.status for a in answers] == [200, 415, 200, 400]
+    assert "explanation" in answers[0].body and "explanation" not in answers[2].body
+    assert answers[0].body["label"] == answers[2].body["label"] == "AI-generated"
