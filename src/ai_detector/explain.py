@@ -23,8 +23,10 @@ prediction, so every explanation comes from the model file whose logits made its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,6 +61,10 @@ class Explanation:
     box: tuple[float, float, float, float]  # that square in the image: left, top, right, bottom
     model_file: str
 
+    def overlay(self, max_side: int = 512) -> Image.Image:
+        """The image (scaled to ``max_side``) with the heatmap over it."""
+        return overlay(self.image, heat_layer(self.image, self.heat, self.box, max_side))
+
     def to_dict(self, max_side: int = 512, grid: int = 7) -> dict[str, Any]:
         width, height = self.image.size
         left, top, right, bottom = self.box
@@ -82,6 +88,18 @@ class Explanation:
                 "heatmap_png": encode_png(layer),
             },
         }
+
+
+def overlay_name(name: str) -> str:
+    """A flat file name for the overlay of ``name``: photos/a.jpg -> photos_a.jpg.png."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") + ".png"
+
+
+def write_overlay(found: Explanation, folder: Path, name: str, max_side: int = 1024) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / overlay_name(name)
+    found.overlay(max_side).save(path, format="PNG")
+    return path
 
 
 def cam_names(session: Any) -> list[str]:
