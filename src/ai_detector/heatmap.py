@@ -71,9 +71,10 @@ def overlay(image: Image.Image, layer: Image.Image) -> Image.Image:
 
 
 def encode_png(image: Image.Image) -> str:
-    """Base64 PNG; compression level 3 is a fraction of the default's time for ~10% more bytes."""
+    """Base64 PNG. Level 1: measured on a 512x384 photo overlay, 24 ms against 70 ms for
+    Pillow's default 6, for 11% more bytes; encoding is most of an explanation's cost."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=3)
+    image.save(buffer, format="PNG", compress_level=1)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
