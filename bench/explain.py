@@ -3,6 +3,7 @@
     python -m bench.explain                          # timings, about 1 min
     python -m bench.explain --patches ../shared/data/photos-vs-diffusion/real \\
         ../shared/data/faces-t2i-sdxl-flux/fake --overlay docs/explain_patch.png
+    # (writes the first hit's overlay, and the pasted image as docs/explain_patch_input.jpg)
 
 Timings (one onnxruntime thread, batch 1, medians of interleaved rounds so a noisy
 neighbour slows every variant alike), on the shipped model as the Predictor runs it:
@@ -135,6 +136,7 @@ def patches(real_dir: Path, fake_dir: Path, count: int, overlay: Path | None) ->
         shares.append(float(heat[box].sum() / max(heat.sum(), 1e-9)))
         if overlay is not None and hit and called == inside == 1:
             found.overlay(side).save(overlay)
+            image.save(overlay.with_name(f"{overlay.stem}_input.jpg"), quality=90)
             print(
                 f"overlay of a pasted patch at x {x0}-{x0 + patch}, y {y0}-{y0 + patch}"
                 f" ({found.prediction.label} {found.prediction.confidence:.2f}), peak at"
