@@ -37,6 +37,9 @@ serve: mar ## Set up, build the archive and start TorchServe on 127.0.0.1:8080
 	$(BIN)/python -m ai_detector.server start --model-store $(MODEL_STORE) --logs $(LOGS)
 	@echo "Stop it with: make stop"
 
+demo: serve ## The demo page on 127.0.0.1:8090 (TorchServe started if needed); Ctrl-C stops the page
+	$(BIN)/python -m ai_detector.demo --config config.properties
+
 stop: ## Stop the TorchServe started by `make serve`
 	$(BIN)/python -m ai_detector.server stop --logs $(LOGS)
 
@@ -88,4 +91,4 @@ bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline,
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup mar serve stop test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest loadtest-ramp bench clean
+.PHONY: help setup mar serve demo stop test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest loadtest-ramp bench clean

@@ -15,8 +15,9 @@ from typing import Any
 from ts.context import Context
 from ts.torch_handler.base_handler import BaseHandler
 
+from ai_detector.explanations_api import answer_requests
 from ai_detector.predictor import THREADS_ENV, Predictor
-from ai_detector.serving import answer_batch, request_content_type
+from ai_detector.serving import request_content_type
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ class AIDetectorHandler(BaseHandler):
         content_types = [
             request_content_type(context.get_all_request_header(i)) for i in range(len(data))
         ]
-        answers = answer_batch(self.predictor, data, content_types)
+        # /explanations/ai-detector marks its requests; a batch may mix both kinds.
+        explain = [context.get_request_header(i, "explain") == "True" for i in range(len(data))]
+        answers = answer_requests(self.predictor, data, explain, content_types)
         for index, answer in enumerate(answers):
             context.set_response_content_type(index, "application/json")
             if answer.status != 200:

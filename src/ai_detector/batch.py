@@ -26,6 +26,7 @@ from typing import IO
 
 from ai_detector.data.sources import IMAGE_SUFFIXES
 from ai_detector.errors import CorruptImageError, ImageTooLargeError, InputError
+from ai_detector.explain import Explanation, explain_bytes, write_overlay
 from ai_detector.predictor import Prediction, Predictor
 from ai_detector.preprocess import MAX_BYTES
 
@@ -126,16 +127,20 @@ def predict_files(
     files: Sequence[InputFile],
     batch_size: int = 32,
     progress: Callable[[int], object] | None = None,
+    explain_dir: Path | None = None,
 ) -> Iterator[Result]:
-    """One :class:`Result` per file, in order, running the model on whole batches."""
+    """One :class:`Result` per file, in order, running the model on whole batches; with
+    ``explain_dir``, each verdict comes with its heatmap overlay written there."""
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
-        yield from _predict_chunk(predictor, chunk)
+        yield from _predict_chunk(predictor, chunk, explain_dir)
         if progress is not None:
             progress(len(chunk))
 
 
-def _predict_chunk(predictor: Predictor, chunk: Sequence[InputFile]) -> list[Result]:
+def _predict_chunk(
+    predictor: Predictor, chunk: Sequence[InputFile], explain_dir: Path | None = None
+) -> list[Result]:
     results: list[Result | None] = []
     readable: list[tuple[int, bytes]] = []
     for item in chunk:
@@ -146,32 +151,42 @@ def _predict_chunk(predictor: Predictor, chunk: Sequence[InputFile]) -> list[Res
             results.append(None)
         except (InputError, OSError) as error:
             results.append(Result.failed(item.name, error))
-    outcomes = _predict_bytes(predictor, [data for _, data in readable])
+    outcomes = _predict_bytes(predictor, [data for _, data in readable], explain_dir is not None)
     for (slot, _), outcome in zip(readable, outcomes, strict=True):
         name = chunk[slot].name
-        if isinstance(outcome, Prediction):
+        if isinstance(outcome, Explanation):
+            if explain_dir is not None:
+                write_overlay(outcome, explain_dir, name)
+            results[slot] = Result(name, outcome.prediction)
+        elif isinstance(outcome, Prediction):
             results[slot] = Result(name, outcome)
         else:
             results[slot] = Result.failed(name, outcome)
     return [result for result in results if result is not None]
 
 
-def _predict_bytes(predictor: Predictor, items: list[bytes]) -> list[Prediction | Exception]:
-    """predict_bytes, retried one file at a time if the batch fails unexpectedly.
+def _predict_bytes(
+    predictor: Predictor, items: list[bytes], explain: bool = False
+) -> Sequence[Prediction | Explanation | Exception]:
+    """predict_bytes (or explain_bytes), retried one file at a time if the batch fails.
 
     Input errors already come back per file; anything else (an odd file that makes
     the decoder raise outside its usual errors, say) would otherwise take the whole
     batch, or the run, down with it.
     """
+
+    def run(items: list[bytes]) -> Sequence[Prediction | Explanation | InputError]:
+        return explain_bytes(predictor, items) if explain else predictor.predict_bytes(items)
+
     try:
-        return list(predictor.predict_bytes(items))
+        return list(run(items))
     except Exception as error:
         log.warning("a batch of %d failed (%s); retrying one file at a time", len(items), error)
         log.debug("batch failure", exc_info=True)
-    outcomes: list[Prediction | Exception] = []
+    outcomes: list[Prediction | Explanation | Exception] = []
     for data in items:
         try:
-            outcomes.extend(predictor.predict_bytes([data]))
+            outcomes.extend(run([data]))
         except DECODE_ERRORS as error:
             # What Pillow raises on a damaged file; the bytes were read fine.
             outcomes.append(CorruptImageError(f"the image is truncated or corrupt: {error}"))

@@ -3,6 +3,8 @@
     ai-detector predict --input_path photos/ --output_path predictions.csv [--recursive]
     ai-detector predict --input_path photos/ --output_path predictions.jsonl
     ai-detector predict photo.jpg other.png        # prints a table
+    ai-detector predict photos/ -o predictions.csv --explain overlays/   # + one heatmap per file
+    ai-detector explain photo.jpg --out heat.png   # one image: verdict and heatmap overlay
     python -m ai_detector predict ...              # the same without the console script
 
 In a folder, files are picked by image extension (.jpg, .png, .webp, .heic...); other
@@ -35,6 +37,7 @@ from ai_detector.batch import (
     output_problem,
     predict_files,
 )
+from ai_detector.cli_explain import add_explain_parser, explain, explaining_predictor
 from ai_detector.predictor import Predictor
 
 log = logging.getLogger("ai_detector.cli")
@@ -89,9 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="onnxruntime threads (default: $AI_DETECTOR_THREADS, else every core)")
     add("-m", *_spellings("model_dir"), type=Path, metavar="DIR",
         help="model directory (default: $AI_DETECTOR_MODEL_DIR, models/model, the packaged one)")
+    add("--explain", type=Path, metavar="DIR",
+        help="also write each file's heatmap overlay (PNG) into DIR (see `explain --help`)")
     add("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
     add("-v", "--verbose", action="store_true", help="debug logging")
     # fmt: on
+    add_explain_parser(commands)
     return parser
 
 
@@ -107,10 +113,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("ai_detector").setLevel(logging.DEBUG)
     try:
         with _exit_on_sigterm():
-            return predict(args)
+            return run_explain(args) if args.command == "explain" else predict(args)
     except UsageError as error:
         sys.stderr.write(f"ai-detector {args.command}: error: {error}\n")
         return EXIT_USAGE
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    try:
+        return explain(args)
+    except (FileNotFoundError, ValueError) as error:  # no such file, a model without maps
+        raise UsageError(str(error)) from error
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -126,14 +139,20 @@ def predict(args: argparse.Namespace) -> int:
         raise UsageError("give image files or --input_path DIR (see --help)")
     try:
         inputs = collect_inputs(paths, args.recursive)
-        predictor = Predictor(args.model_dir, args.threads)
-    except (FileNotFoundError, ValueError) as error:
+        if args.explain is not None:
+            args.explain.mkdir(parents=True, exist_ok=True)
+            predictor = explaining_predictor(args.model_dir, args.threads)
+        else:
+            predictor = Predictor(args.model_dir, args.threads)
+    except (OSError, ValueError) as error:
         raise UsageError(str(error)) from error
     _log_inputs(inputs)
     labels = predictor.metadata.labels
     show_bar = not args.quiet and sys.stderr.isatty()
     with _progress(len(inputs.files), show_bar) as advance:
-        results = predict_files(predictor, inputs.files, args.batch_size, advance)
+        results = predict_files(
+            predictor, inputs.files, args.batch_size, advance, explain_dir=args.explain
+        )
         if fmt == "table":
             collected = list(results)
             sys.stdout.write(format_table(collected, labels))

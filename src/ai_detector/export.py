@@ -8,7 +8,8 @@ The trained checkpoint is exported with a dynamic batch axis and checked with
 convolutions, each alone and as a cascade with an fp32 fallback) are calibrated on
 training images through the shared preprocessing and checked on the validation split
 by ai_detector.promote: of those that keep fp32's decisions (``min_agreement``,
-``max_f1_drop``) and fp32 itself, the fastest on this machine ships. The model file(s)
+``max_f1_drop``) and fp32 itself, the fastest on this machine ships. Every shipped file
+gets the class-activation outputs of ai_detector.cam_graph (explanations). The model file(s)
 and their metadata (precision, size, latency, parity) land in ``--out``; every figure
 also goes to ``--metrics``."""
 
@@ -27,6 +28,7 @@ import numpy as np
 import onnx
 import torch
 
+from ai_detector.cam_graph import add_cam_outputs_file
 from ai_detector.data.records import Record, read_records
 from ai_detector.metadata import ModelMetadata
 from ai_detector.params import ExportParams, load_params
@@ -127,6 +129,8 @@ def export(
         stale.unlink()
     for name in shipped.model_files:
         shutil.copyfile(chosen / name, out_dir / name)
+        # Heatmap outputs for explanations, added last so no candidate's check sees them.
+        add_cam_outputs_file(out_dir / name)
     size_mb = sum((out_dir / name).stat().st_size for name in shipped.model_files) / 1e6
     report["model_size_mb"] = size_mb
     shipped.replace(extra={**shipped.extra, "export": report}).save(out_dir)

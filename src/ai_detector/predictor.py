@@ -100,6 +100,8 @@ class Predictor:
         self.candidate, self.timings_ms = choose(self.metadata, load, shape, precision)
         self.session = load(self.candidate.model_file)
         self.input_name = self.session.get_inputs()[0].name
+        # The logits only: a model may carry more outputs (ai_detector.cam_graph).
+        self.output_names = [self.session.get_outputs()[0].name]
         fallback = self.candidate.fallback_model_file
         self.fallback = load(fallback) if fallback else None
         log.info(
@@ -125,7 +127,7 @@ class Predictor:
     def first_pass(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The model's logits for a preprocessed float32 batch (N, 3, H, W), and which
         rows the fp32 fallback would run again (none without a fallback)."""
-        (output,) = self.session.run(None, {self.input_name: batch})
+        (output,) = self.session.run(self.output_names, {self.input_name: batch})
         output = np.asarray(output)
         if self.fallback is None:
             return output, np.zeros(len(output), bool)
@@ -136,7 +138,7 @@ class Predictor:
         decision boundary come from the fp32 model."""
         output, near = self.first_pass(batch)
         if self.fallback is not None and near.any():
-            (again,) = self.fallback.run(None, {self.input_name: batch[near]})
+            (again,) = self.fallback.run(self.output_names, {self.input_name: batch[near]})
             output[near] = again
         return output
 
@@ -145,7 +147,11 @@ class Predictor:
         return softmax(self.logits(batch), self.metadata.temperature)
 
     def predict_arrays(self, batch: np.ndarray) -> list[Prediction]:
-        probabilities = self.probabilities(batch)
+        return self.verdicts(self.logits(batch))
+
+    def verdicts(self, logits: np.ndarray) -> list[Prediction]:
+        """One verdict per row of model logits (N, labels)."""
+        probabilities = softmax(logits, self.metadata.temperature)
         chosen = decide(probabilities, self.metadata)
         labels = self.metadata.labels
         return [

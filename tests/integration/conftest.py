@@ -31,3 +31,28 @@ def tiny_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     work = tmp_path_factory.mktemp("torchserve")
     write_tiny_onnx_model(work / "model")
     yield from serve_model(work / "model", work)
+
+
+@pytest.fixture(scope="session")
+def cam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    """A TorchServe whose tiny model has explanation outputs, and the demo page's origin,
+    the only one its CORS settings allow (as config.properties does for `make demo`)."""
+    from ai_detector.cam_graph import add_cam_outputs_file
+    from ai_detector.server import free_port, read_properties, write_properties
+
+    work = tmp_path_factory.mktemp("torchserve-cam")
+    write_tiny_onnx_model(work / "model")
+    add_cam_outputs_file(work / "model" / "model.onnx")
+    origin = f"http://127.0.0.1:{free_port()}"
+    store = work / "store"
+    build_archive(work / "model", store, "ai-detector")
+    config = loopback_config(ROOT / "config.properties", work / "config.properties")
+    values = read_properties(config)
+    values["cors_allowed_origin"] = origin
+    write_properties(values, config)
+    logs = work / "logs"
+    server = start(config, store, "ai-detector", logs, timeout=180)
+    try:
+        yield server, origin
+    finally:
+        stop(logs)

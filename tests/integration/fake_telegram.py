@@ -206,6 +206,9 @@ class FakeTelegram:
             return dict(await request.json())
         params: dict[str, Any] = {}
         for key, value in (await request.post()).items():
+            if isinstance(value, web.FileField):  # an upload (sendPhoto): keep its bytes
+                params[key] = value.file.read()
+                continue
             text = value if isinstance(value, str) else repr(value)
             params[key] = json.loads(text) if key in JSON_PARAMS else text
         return params
@@ -225,6 +228,9 @@ class FakeTelegram:
             result = BOT_USER
         elif method in {"sendMessage", "editMessageText"}:
             result = self._sent_message(params)
+        elif method == "sendPhoto":
+            result = {**self._sent_message(params), "photo": [self.add_file(b"", "sent.png")]}
+            result["photo"][0].update(width=1, height=1)
         elif method in TRUE_METHODS:
             result = True
         else:

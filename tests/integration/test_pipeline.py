@@ -101,6 +101,26 @@ def test_repro_produces_a_servable_three_class_model(project):
     assert predictor.predict_one(real).label in ("Real", "Deepfake")
 
 
+def test_exported_model_files_carry_explanation_outputs(project):
+    import onnxruntime as ort
+
+    from ai_detector.explain import explain_bytes
+
+    model_dir = project / "models" / "model"
+    shipped = json.loads((model_dir / "metadata.json").read_text())
+    names = {c["model_file"] for c in shipped["candidates"]} | {shipped["model_file"]}
+    for name in names:
+        session = ort.InferenceSession(str(model_dir / name))
+        outputs = [o.name for o in session.get_outputs()]
+        assert outputs == ["logits", "cam_0", "cam_1", "cam_2", "cam_3"], name
+    fake = encode_image(textured_image((64, 48), seed=77, tint="red"), "JPEG")
+    predictor = Predictor(model_dir, threads=1)
+    (found,) = explain_bytes(predictor, [fake])
+    assert not isinstance(found, Exception)
+    assert found.prediction == predictor.predict_one(fake)
+    assert found.heat.shape == (224, 224) and found.heat.max() == 1.0
+
+
 def test_metrics_and_plots_are_written(project):
     evaluation = json.loads((project / "metrics" / "evaluate.json").read_text())
     test = evaluation["test"]

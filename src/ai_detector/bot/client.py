@@ -2,6 +2,7 @@
 
     client = DetectorClient.from_settings(load_settings())
     prediction = await client.predict(image_bytes)   # POST {url}/predictions/{model}
+    why = await client.explain(image_bytes)          # POST {url}/explanations/{model}
     await client.close()
 
 Every failure becomes one of three exceptions the handlers turn into a message:
@@ -12,10 +13,13 @@ service cannot answer now) and :class:`BadServiceResponse` (it answered nonsense
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -23,6 +27,7 @@ from ai_detector.bot.config import Settings
 from ai_detector.schema import Prediction
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # These 4xx answers are about the deployment (auth, wrong model name, overload), not
 # about the user's image, so the user hears "unavailable" and the operator gets a log line.
@@ -49,6 +54,10 @@ class ServiceUnavailable(DetectorError):  # noqa: N818 - reads better at the cal
 
 class BadServiceResponse(DetectorError):  # noqa: N818
     """The service answered 200 but not with the JSON the contract promises."""
+
+
+class NotExplainable(DetectorError):  # noqa: N818
+    """The service's model cannot explain its verdicts (501 no_explanation)."""
 
 
 class ImageRejected(DetectorError):  # noqa: N818
@@ -91,6 +100,30 @@ def parse_prediction(payload: Any) -> Prediction:
     )
 
 
+@dataclass(frozen=True)
+class Explained:
+    """A verdict with its heatmap overlay (PNG bytes) and what the heat weighs."""
+
+    prediction: Prediction
+    overlay_png: bytes
+    target: str
+    against: str
+
+
+def parse_explanation(payload: Any) -> Explained:
+    prediction = parse_prediction(payload)
+    found = payload.get("explanation") if isinstance(payload, dict) else None
+    if not isinstance(found, dict) or not isinstance(found.get("overlay_png"), str):
+        raise BadServiceResponse(f"no explanation overlay in the answer: {payload!r:.200}")
+    try:
+        overlay = base64.b64decode(found["overlay_png"], validate=True)
+    except ValueError as exc:
+        raise BadServiceResponse("the overlay is not base64") from exc
+    return Explained(
+        prediction, overlay, str(found.get("target", "")), str(found.get("against", ""))
+    )
+
+
 def _rejection(status: int, body: str, content_type: str) -> ImageRejected:
     code, message = "bad_input", body.strip()[:300] or f"HTTP {status}"
     if content_type == "application/json":
@@ -122,6 +155,9 @@ class DetectorClient:
         token: str | None = None,
     ) -> None:
         self.predict_url = predict_url
+        # TorchServe serves a model's explanations beside its predictions.
+        base, _, model = predict_url.rpartition("/predictions/")
+        self.explain_url = f"{base}/explanations/{model}"
         self.timeout = aiohttp.ClientTimeout(total=request_timeout, connect=connect_timeout)
         self.retries = retries
         self.retry_backoff = retry_backoff
@@ -157,11 +193,18 @@ class DetectorClient:
 
     async def predict(self, data: bytes) -> Prediction:
         """Classify one encoded image; raises a :class:`DetectorError` subclass on failure."""
+        return await self._call(self.predict_url, data, parse_prediction)
+
+    async def explain(self, data: bytes) -> Explained:
+        """The verdict and its heatmap overlay; :class:`NotExplainable` if the model has none."""
+        return await self._call(self.explain_url, data, parse_explanation)
+
+    async def _call(self, url: str, data: bytes, parse: Callable[[Any], T]) -> T:
         async with self._slots:
             attempt = 0
             while True:
                 try:
-                    return await self._predict_once(data)
+                    return await self._post_once(url, data, parse)
                 except ServiceUnavailable as error:
                     if not error.retriable or attempt >= self.retries:
                         raise
@@ -176,36 +219,32 @@ class DetectorClient:
                     )
                     await asyncio.sleep(delay)
 
-    async def _predict_once(self, data: bytes) -> Prediction:
+    async def _post_once(self, url: str, data: bytes, parse: Callable[[Any], T]) -> T:
         started = time.monotonic()
         try:
-            async with self._get_session().post(
-                self.predict_url, data=data, headers=self.headers
-            ) as response:
+            async with self._get_session().post(url, data=data, headers=self.headers) as response:
                 body = await response.text(errors="replace")
                 status, content_type = response.status, response.content_type
         except aiohttp.ClientConnectionError as exc:
             # Refused, reset, DNS, connect timeout: transient, and a prediction is idempotent.
-            raise ServiceUnavailable(
-                f"cannot reach {self.predict_url}: {exc!r}", retriable=True
-            ) from exc
+            raise ServiceUnavailable(f"cannot reach {url}: {exc!r}", retriable=True) from exc
         except TimeoutError as exc:
             # The whole call ran out of time: the service is alive but slow, and a retry
             # would most likely make the user wait the same time again for nothing.
-            raise ServiceUnavailable(
-                f"no answer from {self.predict_url} within {self.timeout.total}s"
-            ) from exc
+            raise ServiceUnavailable(f"no answer from {url} within {self.timeout.total}s") from exc
         except aiohttp.ClientError as exc:
-            raise ServiceUnavailable(f"broken answer from {self.predict_url}: {exc!r}") from exc
+            raise ServiceUnavailable(f"broken answer from {url}: {exc!r}") from exc
         log.debug("service answered %d in %.3fs", status, time.monotonic() - started)
         if status == 200:
             try:
-                return parse_prediction(json.loads(body))
+                return parse(json.loads(body))
             except ValueError as exc:
                 raise BadServiceResponse(f"answer is not JSON: {body[:200]!r}") from exc
         if 400 <= status < 500 and status not in SERVICE_SIDE_4XX:
             raise _rejection(status, body, content_type)
+        if status == 501:
+            raise NotExplainable(f"{url} answered 501: {body[:200]!r}")
         raise ServiceUnavailable(
-            f"{self.predict_url} answered {status}: {body[:200]!r}",
+            f"{url} answered {status}: {body[:200]!r}",
             retriable=status in RETRY_STATUSES,
         )

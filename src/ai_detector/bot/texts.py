@@ -16,6 +16,13 @@ from ai_detector.schema import Prediction
 
 HELP_BUTTON = "❓ Help"
 HELP_CALLBACK = "help"
+WHY_BUTTON = "🔍 Why?"
+WHY_CALLBACK = "why"
+WHY_IMAGE_GONE = (
+    "I can no longer find the image this verdict was about (it may have been deleted). "
+    "Send it again and tap “Why?” under the new answer."
+)
+CANNOT_EXPLAIN = "⚠️ The detector running now cannot show where it saw the evidence."
 # Below this the verdict is close to a coin toss between labels; say so.
 LOW_CONFIDENCE = 0.6
 
@@ -157,6 +164,15 @@ def provenance(found: dict[str, Any] | None) -> str:
     if found.get("source") == "iptc":
         return f"📝 Its metadata (IPTC, unsigned) names {generator}: {claim}."
     return f"📝 It holds the settings of an image generator ({generator}), unsigned: {claim}."
+
+
+def why_caption(label: str, target: str, against: str) -> str:
+    """Caption of the heatmap overlay sent for the "Why?" button."""
+    return (
+        f"Verdict: <b>{html.escape(label)}</b>. Warm colours mark where the model found the "
+        f"strongest evidence for {html.escape(target)} rather than {html.escape(against)}; "
+        "uncoloured parts weighed little (and the model only looks at the centre square)."
+    )
 
 
 def help_text(max_size: int) -> str:

@@ -1,7 +1,8 @@
 """Message handlers, one router per concern, included in this order:
 
 - ``start_help``: /start, /help and the inline Help button;
-- ``images``: photos and image files, answered with the verdict;
+- ``images``: photos and image files, answered with the verdict and a "Why?" button;
+- ``why``: that button, answered with the heatmap overlay;
 - ``other``: everything else, answered with what the bot accepts (must come last);
 - ``errors``: logs and answers unexpected exceptions from any of them.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from ai_detector.bot.handlers import errors, images, other, start_help
+from ai_detector.bot.handlers import errors, images, other, start_help, why
 
 
 def create_routers() -> list[Router]:
@@ -18,6 +19,7 @@ def create_routers() -> list[Router]:
     return [
         start_help.create_router(),
         images.create_router(),
+        why.create_router(),
         other.create_router(),
         errors.create_router(),
     ]

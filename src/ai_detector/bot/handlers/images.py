@@ -16,7 +16,7 @@ import aiohttp
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatAction
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.types import Document, Message
+from aiogram.types import Document, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from ai_detector.bot import texts
 from ai_detector.bot.client import (
@@ -54,7 +54,13 @@ async def has_image_document(message: Message) -> bool:
     return message.animation is None and is_image_document(message.document)
 
 
-async def _download(bot: Bot, file_id: str, settings: Settings) -> bytes:
+def why_keyboard() -> InlineKeyboardMarkup:
+    """The "Why?" button under a verdict (handlers.why answers it)."""
+    button = InlineKeyboardButton(text=texts.WHY_BUTTON, callback_data=texts.WHY_CALLBACK)
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+async def download_file(bot: Bot, file_id: str, settings: Settings) -> bytes:
     buffer = io.BytesIO()
     await bot.download(file_id, destination=buffer, timeout=int(settings.download_timeout))
     return buffer.getvalue()
@@ -85,7 +91,7 @@ async def check_image(
 
     started = time.monotonic()
     try:
-        data = await _download(bot, file_id, settings)
+        data = await download_file(bot, file_id, settings)
     except TelegramBadRequest as exc:
         log.warning("chat %s: Telegram refused the %s download: %s", chat, kind, exc.message)
         if "too big" in exc.message.lower():
@@ -124,7 +130,7 @@ async def check_image(
             result.model_version or "?",
             time.monotonic() - started,
         )
-        await message.reply(texts.prediction(result))
+        await message.reply(texts.prediction(result), reply_markup=why_keyboard())
 
 
 async def on_photo(
