@@ -34,7 +34,7 @@ class Result:
     status: int
 
 
-async def _post(
+async def post(
     session: aiohttp.ClientSession, url: str, body: bytes, began: float, sent: float
 ) -> Result:
     try:
@@ -79,7 +79,7 @@ async def open_loop(
                 dropped.append(Result(scheduled - began, 0.0, DROPPED))
                 continue
             body = bodies[len(tasks) % len(bodies)]
-            task = asyncio.create_task(_post(session, url, body, began, scheduled))
+            task = asyncio.create_task(post(session, url, body, began, scheduled))
             tasks.append(task)
             pending.add(task)
             task.add_done_callback(pending.discard)
@@ -99,7 +99,7 @@ async def closed_loop(
             index = offset
             while time.perf_counter() - began < seconds:
                 body = bodies[index % len(bodies)]
-                results.append(await _post(session, url, body, began, time.perf_counter()))
+                results.append(await post(session, url, body, began, time.perf_counter()))
                 index += connections
 
         await asyncio.gather(*(client(i) for i in range(connections)))

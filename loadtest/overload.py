@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ai_detector.server import read_properties
 from loadtest.local_server import ROOT, cpu_name, local_torchserve
-from loadtest.openloop import NO_ANSWER, Result, open_loop, saturated_rate, summarize
+from loadtest.openloop import NO_ANSWER, Result, open_loop, post, saturated_rate, summarize
 from loadtest.traffic import synthetic_payloads
 
 log = logging.getLogger("loadtest")
@@ -62,14 +62,9 @@ async def probes_after(url: str, body: bytes, delay: float) -> tuple[int, float,
         headers=headers,
     ) as session:
         while time.perf_counter() - began < PROBE_LIMIT_S:
-            sent = time.perf_counter()
-            try:
-                async with session.post(url, data=body) as response:
-                    await response.read()
-                    status = response.status
-            except (TimeoutError, aiohttp.ClientError):
-                status = NO_ANSWER
-            first = first or (status, time.perf_counter() - sent)
+            answer = await post(session, url, body, began, time.perf_counter())
+            status = answer.status
+            first = first or (status, answer.latency_s)
             if status == 200:
                 break
             await asyncio.sleep(0.05)
