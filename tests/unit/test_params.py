@@ -27,6 +27,7 @@ def test_the_repository_params_load():
         ({"calibration_images": 0}, "calibration_images must be at least 1"),
         ({"fallback_images": -1}, "fallback_images must be >= 0"),
         ({"calibrations": 8}, "unknown ExportParams keys"),
+        ({"tie_break": ["fp32", "int8"]}, "tie_break must order"),
     ],
 )
 def test_bad_export_settings_are_refused_with_the_reason(tmp_path, export, message):

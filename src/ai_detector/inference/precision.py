@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,17 +49,30 @@ def is_fp32(candidate: Candidate) -> bool:
     return candidate.name == FP32
 
 
-def median_ms(sessions: Mapping[str, Session], shape: tuple[int, ...]) -> dict[str, float]:
-    """Median batch-1 time of each session, in ms, runs interleaved across sessions."""
-    batch = np.random.default_rng(0).standard_normal((1, *shape[1:])).astype(np.float32)
-    timings: dict[str, list[float]] = {name: [] for name in sessions}
-    for run in range(WARMUP_RUNS + TIMED_RUNS):
-        for name, session in sessions.items():
+def timed_runs(
+    sessions: Mapping[str, Session], batches: Sequence[np.ndarray], warmup: int
+) -> dict[str, list[float]]:
+    """Each batch through every session, interleaved (a noisy neighbour slows them alike)
+    and in an order that rotates each round (none always runs first): ms per run, the
+    first ``warmup`` rounds left out (first runs pay for allocations and cold caches)."""
+    names = list(sessions)
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    for run, batch in enumerate(batches):
+        shift = run % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            session = sessions[name]
             feed = {session.get_inputs()[0].name: batch}
             start = time.perf_counter()
             session.run(None, feed)
-            if run >= WARMUP_RUNS:
+            if run >= warmup:
                 timings[name].append(1000 * (time.perf_counter() - start))
+    return timings
+
+
+def median_ms(sessions: Mapping[str, Session], shape: tuple[int, ...]) -> dict[str, float]:
+    """Median batch-1 time of each session, in ms, runs interleaved across sessions."""
+    batch = np.random.default_rng(0).standard_normal((1, *shape[1:])).astype(np.float32)
+    timings = timed_runs(sessions, [batch] * (WARMUP_RUNS + TIMED_RUNS), WARMUP_RUNS)
     return {name: float(np.median(values)) for name, values in timings.items()}
 
 

@@ -8,8 +8,10 @@ The trained checkpoint is exported with a dynamic batch axis and checked with
 convolutions, each alone and as a cascade with an fp32 fallback) are calibrated on
 training images through the shared preprocessing and checked on the validation split
 by ai_detector.pipeline.promote: of those that keep fp32's decisions (``min_agreement``,
-``max_f1_drop``) and fp32 itself, the fastest on this machine ships. Every shipped file
-gets the class-activation outputs of pipeline.cam_graph (explanations). The model file(s)
+``max_f1_drop``) and fp32 itself, the fastest on this machine ships, timed with a
+warm-up and a spread; within the spread ``tie_break`` decides (ai_detector.pipeline.speed).
+Every shipped file gets the class-activation outputs of pipeline.cam_graph (explanations).
+The model file(s)
 and their metadata (precision, size, latency, parity) land in ``--out``; every figure
 also goes to ``--metrics``."""
 
@@ -28,12 +30,14 @@ import numpy as np
 import onnx
 import torch
 
-from ai_detector.inference.metadata import ModelMetadata
+from ai_detector.inference.metadata import Candidate, ModelMetadata
+from ai_detector.inference.precision import FP32
 from ai_detector.inference.preprocess import ImageSpec, preprocess_bytes
 from ai_detector.pipeline.cam_graph import add_cam_outputs_file
 from ai_detector.pipeline.data.records import Record, read_records
 from ai_detector.pipeline.params import ExportParams, load_params
-from ai_detector.pipeline.promote import Images, latency, logits, search
+from ai_detector.pipeline.promote import Images, logits, search
+from ai_detector.pipeline.speed import measure
 from ai_detector.pipeline.tracking import log_artifacts, register_onnx, stage_run
 from ai_detector.pipeline.train import load_checkpoint
 
@@ -121,8 +125,10 @@ def export(
         found, chosen = search(params, fp32_dir, images, work)
         report.update(found)
     else:
-        report["latency_fp32"] = latency(fp32_dir, val_x)
-        report["promoted"] = "fp32"
+        model_file = metadata.model_file
+        speeds = measure({model_file: fp32_dir / model_file}, [Candidate(FP32, model_file)], val_x)
+        report["latency_fp32"] = speeds[FP32].report()
+        report["promoted"] = FP32
     shipped = ModelMetadata.load(chosen)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob("*.onnx"):

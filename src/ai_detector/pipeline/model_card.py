@@ -53,6 +53,12 @@ def _header(metadata: ModelMetadata) -> list[str]:
     ]
 
 
+def _spread(latency: dict[str, Any]) -> str:
+    if "batch1_ms_p25" not in latency:  # exported before the spread was measured
+        return "n/a"
+    return f"{latency['batch1_ms_p25']:.1f}-{latency['batch1_ms_p75']:.1f}"
+
+
 def _int8_line(export: dict[str, Any]) -> list[str]:
     if "int8" not in export:
         return []
@@ -68,6 +74,7 @@ def _int8_line(export: dict[str, Any]) -> list[str]:
                         figures["macro_f1_fp32"] - figures["macro_f1"],
                         figures["mean_logit_diff"],
                         figures["latency"]["batch1_ms"],
+                        _spread(figures["latency"]),
                         figures["latency"]["batch8_img_per_s"],
                     ]
                 )
@@ -77,13 +84,32 @@ def _int8_line(export: dict[str, Any]) -> list[str]:
         f"int8 candidates vs fp32 on validation (calibration method / leading convolutions "
         f"kept in fp32, bias-corrected; `+fp32`: images near a decision boundary run again "
         f"in fp32); model only, one thread, fp32 {fp32['batch1_ms']:.1f} ms at batch 1 and "
-        f"{fp32['batch8_img_per_s']:.0f} img/s at batch 8. Shipped: **{export['promoted']}**.",
+        f"{fp32['batch8_img_per_s']:.0f} img/s at batch 8 (after a warm-up, files interleaved; a "
+        f"cascade costs its int8 model plus its share of fp32). Shipped: **{export['promoted']}**"
+        f"{_choice(export)}.",
         "",
         *_table(
-            ["candidate", "fp32 share", "agreement", "F1 drop", "mean logit diff", "ms", "img/s"],
+            [
+                "candidate",
+                "fp32 share",
+                "agreement",
+                "F1 drop",
+                "mean logit diff",
+                "ms",
+                "ms p25-p75",
+                "img/s",
+            ],
             rows,
         ),
     ]
+
+
+def _choice(export: dict[str, Any]) -> str:
+    choice = export.get("choice")
+    if not choice or len(choice["within_spread_of_fastest"]) < 2:
+        return ""
+    tied = ", ".join(choice["within_spread_of_fastest"])
+    return f" ({tied} within the measurement's spread; tie-break {choice['tie_break']})"
 
 
 LIMITS = [

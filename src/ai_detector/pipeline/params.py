@@ -61,6 +61,8 @@ class EvaluateParams:
 
 # onnxruntime.quantization.CalibrationMethod names.
 CALIBRATION_METHODS = {"MinMax", "Entropy", "Percentile", "Distribution"}
+# The kinds of export candidate (ai_detector.pipeline.speed.kind).
+TIE_BREAK_KINDS = ("fp32", "int8", "cascade")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class ExportParams:
     # Where it runs, an int8 candidate replaces fp32 only if this many times faster
     # (ai_detector.inference.precision); written into metadata.json.
     min_speedup: float = 1.1
+    # Candidates whose timings lie within the fastest's spread: the first kind here ships
+    # (ai_detector.pipeline.speed), so noise cannot change the shipped precision.
+    tie_break: tuple[str, ...] = ("fp32", "int8", "cascade")
 
     def __post_init__(self) -> None:
         # Checked here so a typo fails at once, not after minutes of calibration.
@@ -99,6 +104,10 @@ class ExportParams:
             raise ValueError(f"export.fallback_images must be >= 0, got {self.fallback_images}")
         if self.min_speedup < 1.0:
             raise ValueError(f"export.min_speedup must be >= 1, got {self.min_speedup}")
+        if sorted(self.tie_break) != sorted(TIE_BREAK_KINDS):
+            raise ValueError(
+                f"export.tie_break must order {list(TIE_BREAK_KINDS)}, got {list(self.tie_break)}"
+            )
 
 
 @dataclass(frozen=True)

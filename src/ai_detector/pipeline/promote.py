@@ -15,12 +15,15 @@ would ship, through the code that would serve it:
 
 A candidate may replace fp32 only if, on the validation split, it agrees with fp32's
 decisions on >= ``min_agreement`` of the images and loses <= ``max_f1_drop`` macro F1.
-int8 pays off only where the CPU has fast int8 kernels (VNNI), so the choice between
-them is left to the machine that serves: the int8 model whose passing form (alone or as
-a cascade) was fastest here ships beside the fp32 model, and metadata.json lists fp32,
-int8 and the cascade as candidates with their parity figures. The Predictor runs the
-fastest that passed on the CPU it runs on (ai_detector.inference.precision); the same rule, run
-here, names the exported default. When no int8 form passes, fp32 ships alone.
+Speed is measured per model file, with a warm-up and interleaved rounds, and a cascade
+costs its int8 model plus its share of fp32 (ai_detector.pipeline.speed); the default is
+the fastest that passed unless others lie within its spread, where ``export.tie_break``
+in params.yaml decides, so the same checkpoint ships the same precision on one CPU.
+int8 pays off only where the CPU has fast int8 kernels (VNNI), so the int8 model of the
+chosen form (or, when fp32 wins here, of the best int8 form) ships beside the fp32 model
+and metadata.json lists fp32, int8 and the cascade as candidates with their parity
+figures: the Predictor runs the fastest that passed on the CPU it runs on
+(ai_detector.inference.precision). When no int8 form passes, fp32 ships alone.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from __future__ import annotations
 import itertools
 import logging
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +41,11 @@ from sklearn.metrics import f1_score
 
 from ai_detector.inference.cascade import fit_margin, needs_fallback
 from ai_detector.inference.metadata import Candidate, ModelMetadata
-from ai_detector.inference.precision import FP32
+from ai_detector.inference.precision import FP32, is_fp32
 from ai_detector.inference.predictor import Predictor, decide, softmax
 from ai_detector.pipeline.params import ExportParams
 from ai_detector.pipeline.quantize import quantize_int8
+from ai_detector.pipeline.speed import choose, measure, within_spread
 
 log = logging.getLogger(__name__)
 
@@ -67,26 +70,6 @@ def logits(model_dir: Path, arrays: np.ndarray, batch_size: int = 32) -> np.ndar
         predictor.logits(arrays[i : i + batch_size]) for i in range(0, len(arrays), batch_size)
     ]
     return np.concatenate(parts) if parts else np.zeros((0, len(predictor.metadata.labels)))
-
-
-def latency(model_dir: Path, arrays: np.ndarray, rounds: int = 96) -> dict[str, float]:
-    """Model-only speed through the Predictor, one thread, on real images (a cascade's
-    cost depends on how many of them fall back): median ms at batch 1, img/s at batch 8."""
-    predictor = Predictor(model_dir, threads=1)
-    picks = arrays[np.arange(rounds) % len(arrays)]
-    timings = []
-    for row in range(len(picks)):
-        start = time.perf_counter()
-        predictor.logits(picks[row : row + 1])
-        timings.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    for first in range(0, len(picks), 8):
-        predictor.logits(picks[first : first + 8])
-    return {
-        "batch1_ms": 1000 * float(np.median(timings)),
-        "batch8_img_per_s": len(picks) / (time.perf_counter() - start),
-        "threads": 1,
-    }
 
 
 def parity(
@@ -130,9 +113,10 @@ def ship(
     name: str,
     result: dict[str, Any],
     params: ExportParams,
+    default: str,
 ) -> Path:
     """A model directory with fp32, the int8 model and (if fitted) their cascade as
-    candidates; the default among them is what the Predictor's rule picks on this machine."""
+    candidates; ``default`` (one of their names) is the exported precision."""
     path.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(int8_model, path / metadata.model_file)
     shutil.copyfile(fp32_model, path / FALLBACK_FILE)
@@ -156,8 +140,7 @@ def ship(
                 {key: cascade[key] for key in PARITY_KEYS},
             )
         )
-    metadata.replace(candidates=tuple(candidates), min_speedup=params.min_speedup).save(path)
-    chosen = Predictor(path, threads=1).candidate
+    chosen = next(c for c in candidates if c.name == default)
     metadata.replace(
         precision=chosen.name,
         model_file=chosen.model_file,
@@ -169,20 +152,44 @@ def ship(
     return path
 
 
+def timing_candidates(
+    fp32_file: str, report: dict[str, Any], files: dict[str, str], params: ExportParams | None
+) -> list[Candidate]:
+    """fp32 and every int8 form (only those that pass the gate of ``params``, if given),
+    named as in the report and naming the timed files (``files``: int8 name -> file)."""
+    found = [Candidate(FP32, fp32_file)]
+    for name, result in report["int8"].items():
+        if params is None or passes(result, params):
+            found.append(Candidate(f"int8-{name}", files[name]))
+        cascade = result.get("cascade")
+        if cascade and (params is None or passes(cascade, params)):
+            found.append(
+                Candidate(
+                    f"int8-{name}+fp32",
+                    files[name],
+                    fp32_file,
+                    cascade["margin"],
+                    cascade["fallback_fraction"],
+                )
+            )
+    return found
+
+
 def search(
     params: ExportParams, fp32_dir: Path, images: Images, work: Path
 ) -> tuple[dict[str, Any], Path]:
-    """Build and measure every int8 candidate; returns the report and the directory to
+    """Build, check and time every int8 candidate; returns the report and the directory to
     ship: ``fp32_dir`` itself when no int8 form passes, else the one :func:`ship` makes
-    from the int8 model whose passing form was fastest here."""
+    from the int8 model of the form that ai_detector.pipeline.speed's rule picks."""
     metadata = ModelMetadata.load(fp32_dir)
     fp32_model = fp32_dir / metadata.model_file
     prepared = work / "model_prep.onnx"  # shape inference + graph optimisation first
     quant_pre_process(str(fp32_model), str(prepared))
     fp32_val = logits(fp32_dir, images.val)
     fp32_margin = logits(fp32_dir, images.margin)
-    report: dict[str, Any] = {"latency_fp32": latency(fp32_dir, images.val), "int8": {}}
-    passing: list[tuple[float, str, Path]] = []  # (best passing speed, name, int8 model)
+    report: dict[str, Any] = {"int8": {}}
+    files = {metadata.model_file: fp32_model}  # every file timed, by a name of its own
+    int8_files: dict[str, str] = {}
     for method, float_convs in itertools.product(params.calibration_methods, params.float_convs):
         name = f"{method}/float{float_convs}"
         int8_model = quantize_int8(
@@ -193,15 +200,15 @@ def search(
             images.correction,
             float_convs,
         )
+        files[int8_model.name] = int8_model
+        int8_files[name] = int8_model.name
         plain = _model_dir(work / name.replace("/", "_"), int8_model, metadata, f"int8-{name}")
         int8_val = logits(plain, images.val)
         result: dict[str, Any] = {
             "method": method,
             "float_convs": float_convs,
             **parity(fp32_val, int8_val, images.val_labels, metadata),
-            "latency": latency(plain, images.val),
         }
-        speeds = [result["latency"]["batch8_img_per_s"]] if passes(result, params) else []
         if len(images.margin):
             margin = fit_margin(fp32_margin, logits(plain, images.margin), metadata)
             cascade = metadata.replace(fallback_model_file=FALLBACK_FILE, fallback_margin=margin)
@@ -212,20 +219,46 @@ def search(
                 "margin": margin,
                 "fallback_fraction": float(needs_fallback(int8_val, metadata, margin).mean()),
                 **parity(fp32_val, logits(both, images.val), images.val_labels, metadata),
-                "latency": latency(both, images.val),
             }
-            if passes(result["cascade"], params):
-                speeds.append(result["cascade"]["latency"]["batch8_img_per_s"])
         log.info("int8 %s: %s", name, result)
         report["int8"][name] = result
-        if speeds:
-            passing.append((max(speeds), name, int8_model))
-    if not passing:
+    # Every form is timed, passed or not (the report shows what the gate cost); only
+    # those that passed can be chosen.
+    everything = timing_candidates(metadata.model_file, report, int8_files, None)
+    speeds = measure(files, everything, images.val)
+    report["latency_fp32"] = speeds[FP32].report()
+    for name, result in report["int8"].items():
+        result["latency"] = speeds[f"int8-{name}"].report()
+        if "cascade" in result:
+            result["cascade"]["latency"] = speeds[f"int8-{name}+fp32"].report()
+    passing = timing_candidates(metadata.model_file, report, int8_files, params)
+    default = choose(passing, speeds, params.tie_break, params.min_speedup)
+    report["choice"] = {
+        "tie_break": list(params.tie_break),
+        "min_speedup": params.min_speedup,
+        "within_spread_of_fastest": [c.name for c in within_spread(passing, speeds)],
+    }
+    int8_forms = [c for c in passing if not is_fp32(c)]
+    if not int8_forms:
         report["promoted"] = FP32
         return report, fp32_dir
-    _, name, int8_model = max(passing)
+    # The int8 model shipped beside fp32 (for a serving CPU where it pays) is the default's
+    # own, or, when fp32 is the default here, the one the same rule picks among int8 forms.
+    shipped_form = (
+        choose(int8_forms, speeds, params.tie_break, params.min_speedup)
+        if is_fp32(default)
+        else default
+    )
+    name = shipped_form.name.removeprefix("int8-").removesuffix("+fp32")
     shipped = ship(
-        work / "shipped", metadata, fp32_model, int8_model, name, report["int8"][name], params
+        work / "shipped",
+        metadata,
+        fp32_model,
+        files[int8_files[name]],
+        name,
+        report["int8"][name],
+        params,
+        default.name,
     )
     report["promoted"] = ModelMetadata.load(shipped).precision
     report["shipped_candidates"] = [c.name for c in ModelMetadata.load(shipped).candidates]

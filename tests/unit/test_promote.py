@@ -1,0 +1,130 @@
+"""What ships: the parity gate keeps out a candidate that fails it, and the speed rule
+picks the same candidate however the timing noise falls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ai_detector.inference.metadata import Candidate, ModelMetadata
+from ai_detector.pipeline.params import ExportParams
+from ai_detector.pipeline.promote import Images, passes, search, timing_candidates
+from ai_detector.pipeline.speed import Speed, candidate_costs, choose, kind
+from tests.unit.test_quantize import _images, _small_convnet
+
+GATE = ExportParams(min_agreement=0.99, max_f1_drop=0.005)
+TIE_BREAK = ("fp32", "int8", "cascade")
+FP32 = Candidate("fp32", "fp32.onnx")
+INT8 = Candidate("int8-MinMax/float1", "int8.onnx")
+CASCADE = Candidate("int8-MinMax/float1+fp32", "int8.onnx", "fp32.onnx", 0.5, 0.25)
+
+
+def parity(agreement: float, f1_drop: float) -> dict[str, float]:
+    return {"agreement": agreement, "macro_f1_fp32": 0.75, "macro_f1": 0.75 - f1_drop}
+
+
+@pytest.mark.parametrize(
+    ("agreement", "f1_drop", "expected"),
+    [(1.0, 0.0, True), (0.99, 0.004, True), (0.989, 0.0, False), (1.0, 0.006, False)],
+)
+def test_the_gate_needs_both_agreement_and_f1(agreement, f1_drop, expected):
+    assert passes(parity(agreement, f1_drop), GATE) is expected
+
+
+def test_a_form_that_fails_the_gate_is_not_a_candidate_to_ship():
+    cascade = {**parity(1.0, 0.0), "margin": 0.5, "fallback_fraction": 0.25}
+    report = {"int8": {"MinMax/float1": {**parity(0.95, 0.0), "cascade": cascade}}}
+    files = {"MinMax/float1": "int8.onnx"}
+    shippable = timing_candidates("fp32.onnx", report, files, GATE)
+    assert shippable == [FP32, CASCADE]
+    timed = [c.name for c in timing_candidates("fp32.onnx", report, files, None)]
+    assert timed == ["fp32", INT8.name, CASCADE.name]
+
+
+def speed(median: float, half_spread: float = 0.1) -> Speed:
+    return Speed(median, median - half_spread, median + half_spread, 1000 / median, 96)
+
+
+def test_a_cascade_costs_its_int8_model_plus_its_share_of_fp32_in_every_round():
+    costs = candidate_costs([FP32, INT8, CASCADE], {"fp32.onnx": [8.0, 10.0], "int8.onnx": [4, 5]})
+    assert costs == {FP32.name: [8.0, 10.0], INT8.name: [4, 5], CASCADE.name: [6.0, 7.5]}
+    assert all(c >= i for c, i in zip(costs[CASCADE.name], costs[INT8.name], strict=True))
+
+
+def test_the_clearly_fastest_ships():
+    speeds = {FP32.name: speed(10.0), INT8.name: speed(4.0), CASCADE.name: speed(6.0)}
+    assert choose([FP32, INT8, CASCADE], speeds, TIE_BREAK, 1.1) is INT8
+
+
+@pytest.mark.parametrize(
+    ("tie_break", "expected"),
+    [(("fp32", "int8", "cascade"), FP32), (("cascade", "int8", "fp32"), CASCADE)],
+)
+def test_within_the_spread_the_tie_break_decides(tie_break, expected):
+    # 5.0 +- 1 and 5.5 +- 1 overlap: either could be the faster on another run.
+    speeds = {FP32.name: speed(5.5, 1.0), CASCADE.name: speed(5.0, 1.0)}
+    assert choose([FP32, CASCADE], speeds, tie_break, 1.0) is expected
+
+
+@pytest.mark.parametrize("int8_ms, cascade_ms", [(5.0, 5.5), (5.5, 5.0)])
+def test_two_int8_forms_within_the_spread_ship_the_same_whichever_timed_faster(int8_ms, cascade_ms):
+    speeds = {
+        FP32.name: speed(20.0),
+        INT8.name: speed(int8_ms, 1),
+        CASCADE.name: speed(cascade_ms, 1),
+    }
+    assert choose([FP32, INT8, CASCADE], speeds, ("cascade", "int8", "fp32"), 1.1) is CASCADE
+    assert choose([FP32, INT8, CASCADE], speeds, ("int8", "cascade", "fp32"), 1.1) is INT8
+
+
+def test_int8_must_beat_fp32_by_the_speedup_as_at_load():
+    speeds = {FP32.name: speed(10.0), INT8.name: speed(9.5)}  # apart, but not 1.1x
+    assert choose([FP32, INT8], speeds, TIE_BREAK, 1.1) is FP32
+    assert choose([FP32, INT8], speeds, TIE_BREAK, 1.0) is INT8
+
+
+def test_the_spread_comes_from_the_rounds():
+    measured = Speed.of([4.0, 5.0, 6.0, 7.0, 100.0], [40.0])
+    assert (measured.low_ms, measured.median_ms, measured.high_ms) == (5.0, 6.0, 7.0)
+    assert measured.batch8_img_per_s == pytest.approx(200.0)
+    assert [kind(c) for c in (FP32, INT8, CASCADE)] == ["fp32", "int8", "cascade"]
+
+
+@pytest.fixture(scope="module")
+def fp32_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model_dir = tmp_path_factory.mktemp("promote") / "fp32"
+    model_dir.mkdir()
+    _small_convnet(model_dir / "model.onnx")
+    ModelMetadata(
+        labels=("Real", "AI-generated", "Deepfake"), version="t", input_size=32, resize_size=32
+    ).save(model_dir)
+    return model_dir
+
+
+def images() -> Images:
+    val = _images(1, 48)
+    return Images(val, np.arange(48) % 3, _images(2, 32), _images(3, 16), _images(4, 32))
+
+
+def test_search_ships_fp32_alone_when_no_int8_form_passes(fp32_dir, tmp_path):
+    params = ExportParams(calibration_methods=("MinMax",), min_agreement=1.01)
+    report, shipped = search(params, fp32_dir, images(), tmp_path)
+    assert shipped == fp32_dir and report["promoted"] == "fp32"
+    form = report["int8"]["MinMax/float1"]
+    assert not passes(form, params) and not passes(form["cascade"], params)
+    assert form["latency"]["batch1_ms_p25"] <= form["latency"]["batch1_ms"]
+
+
+def test_search_ships_every_form_with_its_gate_result_and_a_passing_default(fp32_dir, tmp_path):
+    params = ExportParams(calibration_methods=("MinMax",), min_agreement=0.0, max_f1_drop=1.0)
+    report, shipped = search(params, fp32_dir, images(), tmp_path)
+    metadata = ModelMetadata.load(shipped)
+    names = [c.name for c in metadata.candidates]
+    assert names == ["fp32", INT8.name, CASCADE.name] == report["shipped_candidates"]
+    assert metadata.precision == report["promoted"] in names
+    assert all(c.passed for c in metadata.candidates)
+    cascade = report["int8"]["MinMax/float1"]["cascade"]["latency"]["batch1_ms"]
+    assert cascade >= report["int8"]["MinMax/float1"]["latency"]["batch1_ms"]
+    assert report["choice"]["tie_break"] == list(params.tie_break)
