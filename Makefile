@@ -50,8 +50,8 @@ test-fast: $(STAMP) ## Unit tests only
 	$(BIN)/pytest tests/unit -m "not slow"
 
 lint: $(STAMP) ## ruff, mypy and hadolint
-	$(BIN)/ruff check src tests docker loadtest bench
-	$(BIN)/ruff format --check src tests docker loadtest bench
+	$(BIN)/ruff check src tests docker loadtest bench harness
+	$(BIN)/ruff format --check src tests docker loadtest bench harness
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
@@ -79,13 +79,13 @@ bot: $(STAMP) ## Run the Telegram bot (needs BOT_TOKEN; uses the service at AI_D
 	$(BIN)/python -m ai_detector.apps.bot
 
 loadtest: $(STAMP) ## Locust against the service (started if needed): SLO check and report in loadtest/report
-	$(BIN)/python loadtest/run.py
+	$(BIN)/python -m loadtest.run
 
 loadtest-ramp: $(STAMP) ## Locust in rising steps: the highest rate that still holds the p95 objective
-	$(BIN)/python loadtest/run.py --shape ramp
+	$(BIN)/python -m loadtest.run --shape ramp
 
 bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline, one run (about 13 min)
-	$(BIN)/python bench/run.py --wait-idle 300
+	$(BIN)/python -m bench.run --wait-idle 300
 	$(BIN)/python -m bench.provenance
 
 clean: ## Remove build outputs (keeps .venv)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 from pathlib import Path
 from typing import Any
+
+from harness.processes import cpuinfo as read_cpuinfo
 
 from ai_detector.inference.sessions import int8_saturates
 
@@ -22,14 +23,7 @@ INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
 
 def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
     """Model name, the relevant flags, VNNI yes/no and the int8 probe's decision."""
-    model, flags = platform.processor() or platform.machine(), set[str]()
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
+    model, flags = read_cpuinfo(cpuinfo)
     present = [flag for flag in INT8_FLAGS if flag in flags]
     return {
         "model": model,

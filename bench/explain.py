@@ -34,11 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from harness.images import encode, photo_like
+from harness.processes import cpu_name
 from PIL import Image
 
 from ai_detector.inference.explain import CAM_PREFIX, explain_arrays, explain_bytes
 from ai_detector.inference.predictor import DEFAULT_MODEL_DIR, Predictor
-from bench.provenance import cpu_name
 
 
 def without_maps(model_dir: Path, target: Path) -> Path:
@@ -60,16 +61,6 @@ def without_maps(model_dir: Path, target: Path) -> Path:
     return target
 
 
-def photo(seed: int, size: tuple[int, int] = (1024, 768)) -> bytes:
-    rng = np.random.default_rng(seed)
-    x = np.mgrid[0 : size[1], 0 : size[0]][1].astype(np.float32)
-    base = np.stack([128 + 90 * np.sin(x / (40 + 9 * c) + seed) for c in range(3)], axis=-1)
-    pixels = np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
-
-
 def medians(cases: dict[str, Callable[[int], object]], rounds: int) -> dict[str, float]:
     """Median ms of each case; in round ``i`` every case gets the same ``i``."""
     timings: dict[str, list[float]] = {name: [] for name in cases}
@@ -87,7 +78,7 @@ def timings(rounds: int) -> None:
         # Both Predictors run the shipped model's exported candidate, as a cascade ships.
         plain = Predictor(without_maps(DEFAULT_MODEL_DIR, Path(work) / "plain"), 1, "exported")
         maps = Predictor(DEFAULT_MODEL_DIR, 1, "exported")
-        images = [photo(seed) for seed in range(8)]
+        images = [encode(photo_like(seed, 1024, 768, noise=10), quality=90) for seed in range(8)]
         arrays = [maps.preprocess(data)[None] for data in images]
         n = len(images)
         cases: dict[str, Callable[[int], object]] = {

@@ -11,7 +11,7 @@ for some of them:
 - ``png``: lossless PNGs of 512 to 1024 px (screenshots, generator outputs);
 - ``phone4000``: 4000x3000 baseline JPEGs as a phone camera writes them (12 MP).
 
-The textures are ``bench.workload.photo_like`` (1/f spectrum, edges, sensor noise), so file
+The textures are ``harness.images.photo_like`` (1/f spectrum, edges, sensor noise), so file
 sizes and decode costs are photo-like.
 """
 
@@ -21,8 +21,9 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
+from harness.images import encode, photo_like
 
-from bench.workload import Item, encode, photo_like
+from bench.workload import Item
 
 log = logging.getLogger("bench")
 

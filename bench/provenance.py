@@ -16,9 +16,7 @@ preprocessing of the same bytes. The CPU is named in the first line.
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -26,6 +24,8 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from harness.images import encode, photo_like
+from harness.processes import cpu_name
 from PIL import Image, PngImagePlugin
 
 from ai_detector.inference.metadata import ModelMetadata
@@ -34,31 +34,10 @@ from ai_detector.inference.preprocess import preprocess_bytes
 from ai_detector.inference.provenance import read_provenance
 
 
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def photo(width: int, height: int) -> Image.Image:
-    rng = np.random.default_rng(width)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([128 + 90 * np.sin(x / 41), 128 + 90 * np.cos(y / 29), 128 + 0 * x], -1)
-    base += rng.normal(0, 14, size=base.shape)
-    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
-
-
-def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
 def cases() -> dict[str, bytes]:
-    small, large = photo(1024, 768), photo(4000, 3000)
+    # Sensor noise as in a camera's JPEG, so the files weigh what photos do (5 MB at 12 MP).
+    small = photo_like(1024, 1024, 768, noise=14)
+    large = photo_like(4000, 4000, 3000, noise=14)
     exif = Image.Exif()
     exif[0x010F], exif[0x0110], exif[0x0131] = "Canon", "Canon EOS R5", "Firmware 1.8.1"
     settings = PngImagePlugin.PngInfo()

@@ -1,9 +1,9 @@
 """`make bench`: the in-process limit, our TorchServe and an eager fp32 baseline, in one run.
 
-    python bench/run.py --wait-idle 300           # default model, full run (about 13 minutes)
-    python bench/run.py --model models/model --checkpoint models/checkpoint.pt
-    python bench/run.py --quick                   # seconds per phase, for the smoke test
-    python bench/run.py --ours batchSize=4 --ours AI_DETECTOR_THREADS=1 --ours job_queue_size=400
+    python -m bench.run --wait-idle 300           # default model, full run (about 13 minutes)
+    python -m bench.run --model models/model --checkpoint models/checkpoint.pt
+    python -m bench.run --quick                   # seconds per phase, for the smoke test
+    python -m bench.run --ours batchSize=4 --ours AI_DETECTOR_THREADS=1 --ours job_queue_size=400
 
 (a) the Predictor in-process, (b) our server (serving/handler.py + ONNX), (b2) per image set
 (bench.imagesets: 1024 px JPEGs, 1600 px progressive JPEGs, PNGs, 12 MP phone JPEGs) the
@@ -32,9 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
-# `python bench/run.py` puts bench/ first on the path; the bench package needs the root.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness.servers import local_torchserve
 
 from ai_detector.inference.metadata import METADATA_FILE, ModelMetadata
 from ai_detector.inference.predictor import Predictor, resolve_model_dir
@@ -43,7 +41,7 @@ from bench.imagesets import IMAGE_SETS, make_set
 from bench.limit import measure_limit
 from bench.measure import Plan, measure_server
 from bench.report import ratios_and_targets, render
-from bench.servers import Settings, baseline_archive, ours_archive, running
+from bench.servers import Settings, baseline_archive, ours_archive
 from bench.sets import measure_set
 from bench.standin import standin_model
 from bench.workload import describe, interleave, make_mix
@@ -152,7 +150,7 @@ def measure_ours(
     machine_info: dict[str, Any],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(b) our server on the mix, then (b2) each image set on the same server."""
-    with running(store, work / "ours", settings) as server:
+    with local_torchserve(store, work / "ours", settings.properties, settings.env) as server:
         ours = measure_server(server, items, plan)
         predictor = Predictor(model_dir, threads=1)
         ours["precision_here"] = predictor.candidate.name
@@ -236,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         variants = {"baseline": {}} if quick or args.no_variant else BASELINES
         for name, env in variants.items():
             log.info("(c) %s server %s", name, env or "(torch's default threads)")
-            with running(store, work / name, Settings(env=env)) as server:
+            with local_torchserve(store, work / name, env=env) as server:
                 summary[name] = measure_server(server, items, plan) | {"weights": what, "env": env}
         # The machine's speed drifts by 10-25 % over minutes (a shared VM): measure the
         # limit again after the servers, and take the better figure for the ratios.

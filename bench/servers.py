@@ -3,11 +3,12 @@
 Ours is the real archive (src/ai_detector/serving/handler.py + ONNX model) built by
 ``ai_detector.pipeline.package.build_archive`` with a copy of serving/model-config.yaml; the
 baseline is an eager fp32 DetectorNet behind bench/baseline/baseline_handler.py. Both run on
-free loopback ports (``ai_detector.serving.torchserve.loopback_config``) with logs and pid files in
+free loopback ports (``harness.servers.local_torchserve``) with logs and pid files in
 the benchmark's own work folder, so they never collide with another TorchServe.
-:class:`Probe` reads what each process spent (CPU, RSS) and TorchServe's own metrics.
+:class:`Probe` reads what each process spent (CPU; RSS through harness.processes.Sampler)
+and TorchServe's own metrics.
 
-    python bench/run.py   # the only caller
+    python -m bench.run   # the only caller
 """
 
 from __future__ import annotations
@@ -18,25 +19,16 @@ import re
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 import yaml
+from harness.processes import Sampler, server_processes
 
 from ai_detector.pipeline.package import SERVE_DIR, build_archive
-from ai_detector.serving.torchserve import (
-    Server,
-    loopback_config,
-    read_properties,
-    start,
-    stop,
-    venv_tool,
-    write_properties,
-)
+from ai_detector.serving.torchserve import Server, venv_tool
 
 log = logging.getLogger("bench")
 
@@ -90,36 +82,6 @@ def baseline_archive(state_dict: Path, labels: list[str], taps: list[int], work:
     return work / "store"
 
 
-@contextmanager
-def running(store: Path, work: Path, settings: Settings) -> Iterator[Server]:
-    """TorchServe on free loopback ports with this store; stopped however the block ends."""
-    work.mkdir(parents=True, exist_ok=True)
-    config = loopback_config(ROOT / "config.properties", work / "config.properties")
-    if settings.properties:
-        write_properties(read_properties(config) | settings.properties, config)
-    logs = work / "logs"
-    server = start(config, store, NAME, logs, timeout=240, env=settings.env)
-    try:
-        yield server
-    finally:
-        stop(logs)
-
-
-def server_processes(server: Server) -> tuple[psutil.Process | None, list[psutil.Process]]:
-    """The Java frontend started from this server's log folder, and its Python workers."""
-    tmp = str(server.log_dir / "tmp")
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = " ".join(proc.info["cmdline"] or [])
-        if "org.pytorch.serve.ModelServer" in cmdline and f"java.io.tmpdir={tmp}" in cmdline:
-            workers = [
-                child
-                for child in proc.children(recursive=True)
-                if "model_service_worker" in " ".join(child.cmdline())
-            ]
-            return proc, workers
-    return None, []
-
-
 METRIC = re.compile(r'^(ts_\w+)\{[^}]*model_name="([^"]+)"[^}]*\}\s+([0-9.eE+-]+)$')
 
 
@@ -155,7 +117,8 @@ class Probe:
         self.server = server
         self.java, self.workers = server_processes(server)
         self.ts_log = server.log_dir / "ts_log.log"
-        self.peak_rss: dict[str, float] = {}
+        found = [("java", self.java), *((f"worker{i}", w) for i, w in enumerate(self.workers))]
+        self.samplers = {name: Sampler(proc, tree=False) for name, proc in found if proc}
 
     def snapshot(self) -> dict[str, Any]:
         offset = self.ts_log.stat().st_size if self.ts_log.is_file() else 0
@@ -171,12 +134,11 @@ class Probe:
 
     def memory(self) -> dict[str, Any]:
         """RSS in MB now; the peak over every call is kept in ``peak_rss``."""
-        now = {"java": self.java.memory_info().rss / 2**20 if self.java else 0.0}
-        for index, worker in enumerate(self.workers):
-            now[f"worker{index}"] = worker.memory_info().rss / 2**20
-        for key, value in now.items():
-            self.peak_rss[key] = round(max(self.peak_rss.get(key, 0.0), value), 1)
-        return now
+        return {name: sampler.sample()[1] for name, sampler in self.samplers.items()}
+
+    @property
+    def peak_rss(self) -> dict[str, float]:
+        return {name: round(s.peak_rss_mb, 1) for name, s in self.samplers.items()}
 
     def handler_ms(self, offset: int) -> list[float]:
         """Handler time per batch (PredictionTime, ms) the workers reported since ``offset``.

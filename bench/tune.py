@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness.servers import local_torchserve
 
 from ai_detector.inference.metadata import METADATA_FILE
 from ai_detector.inference.predictor import resolve_model_dir
 from bench.measure import Plan, measure_server
 from bench.report import DISTURBED_CORES
 from bench.run import HERE, machine, parse_settings
-from bench.servers import ours_archive, running
+from bench.servers import ours_archive
 from bench.standin import standin_model
 from bench.workload import interleave, make_mix
 
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("candidate %s: %s", name, CANDIDATES[name])
             try:
                 store = ours_archive(model_dir, work, settings)
-                with running(store, work, settings) as server:
+                with local_torchserve(store, work, settings.properties, settings.env) as server:
                     results[name].append(score(measure_server(server, items, plan)))
             except (OSError, RuntimeError, subprocess.CalledProcessError) as error:
                 # One candidate that cannot start must not lose the others' results.

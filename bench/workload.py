@@ -2,21 +2,19 @@
 
 Mostly photo-sized JPEGs (1024 px on the long side, as a phone app would upload after
 resizing) and a share of small PNGs (screenshots, stickers, some with transparency).
-Textures follow a 1/f amplitude spectrum like natural photos, with a few hard-edged
-shapes and a little sensor noise, so file sizes and decode costs are photo-like rather
-than those of flat colours or white noise.
+The images are harness.images' photo-like textures (1/f spectrum, edges, sensor noise).
 
     python -m bench.workload   # logs the mix: kind, size, bytes
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from harness.images import encode, photo_like
+from PIL import Image
 
 log = logging.getLogger("bench")
 
@@ -33,46 +31,6 @@ class Item:
     @property
     def size_kb(self) -> float:
         return len(self.data) / 1024
-
-
-def pink_field(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A (height, width) field in [0, 1] with a 1/f amplitude spectrum."""
-    spectrum = np.fft.rfft2(rng.standard_normal((height, width)))
-    fy = np.fft.fftfreq(height)[:, None]
-    fx = np.fft.rfftfreq(width)[None, :]
-    spectrum /= np.maximum(np.hypot(fx, fy), 1.0 / max(height, width))
-    field = np.fft.irfft2(spectrum, s=(height, width))
-    low, high = np.percentile(field, (1, 99))
-    return np.clip((field - low) / (high - low + 1e-9), 0.0, 1.0)
-
-
-def photo_like(
-    rng: np.random.Generator, width: int, height: int, noise: float = 2.5
-) -> Image.Image:
-    """An RGB image with photo statistics: correlated colour texture, edges, noise."""
-    luma = pink_field(rng, height, width)
-    palette = rng.uniform(40, 215, size=(2, 3))
-    rgb = palette[0] + (palette[1] - palette[0]) * luma[..., None]
-    for _ in range(2):  # weaker, independent chroma texture
-        rgb += rng.uniform(-25, 25, size=3) * (pink_field(rng, height, width)[..., None] - 0.5)
-    image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
-    draw = ImageDraw.Draw(image)
-    for _ in range(int(rng.integers(3, 9))):
-        x0, y0 = rng.uniform(0, width), rng.uniform(0, height)
-        x1, y1 = x0 + rng.uniform(20, width / 3), y0 + rng.uniform(20, height / 3)
-        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
-        if rng.random() < 0.5:
-            draw.ellipse((x0, y0, x1, y1), fill=colour)
-        else:
-            draw.rectangle((x0, y0, x1, y1), fill=colour)
-    noisy = np.asarray(image, dtype=np.float32) + rng.normal(0, noise, size=(height, width, 3))
-    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGB")
-
-
-def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
 
 
 def make_mix(n_jpeg: int = 24, n_png: int = 8, seed: int = 7) -> list[Item]:

@@ -2,7 +2,7 @@
 
     locust --config loadtest/locust.conf                  # steady: 10 users x 5.1 req/s, 60 s
     locust --config loadtest/locust.conf --shape ramp     # rising steps until p95 breaks
-    python loadtest/run.py                                # make loadtest: plus CPU and report
+    python -m loadtest.run                                # make loadtest: plus CPU and report
 
 Each user sends at random times but at a fixed average rate (``--user-rate``), so the offered
 load is users x user-rate whatever the latency, and users never fire in step (synchronised
@@ -17,7 +17,6 @@ import csv
 import logging
 import math
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,6 @@ from typing import Any
 import gevent
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.env import Environment
-
-# Locust imports this file by path with its folder first on sys.path and takes sys.path[0] off
-# again afterwards: the loadtest package needs the root, added at the end to leave that alone.
-sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 from loadtest.checks import Check, check_verdict, expect_error
 from loadtest.traffic import (

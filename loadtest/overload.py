@@ -1,7 +1,7 @@
 """Overload: twice the saturated rate against TorchServe, for a few job_queue_size values.
 
-    python loadtest/overload.py            # job_queue_size: the config's (40), 100, 20
-    python loadtest/overload.py --queues 100 40 --seconds 15 --out overload.json
+    python -m loadtest.overload            # job_queue_size: the config's (40), 100, 20
+    python -m loadtest.overload --queues 100 40 --seconds 15 --out overload.json
 
 For each queue size it starts TorchServe with the served model on free 127.0.0.1 ports
 (config.properties with that job_queue_size) and measures its saturated rate (16 clients
@@ -22,19 +22,18 @@ import argparse
 import asyncio
 import json
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from harness.processes import cpu_name
+from harness.servers import ROOT, archive, local_torchserve
 
 # Run as a script, loadtest/ is first on the path; the loadtest package needs the root.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from ai_detector.inference.predictor import resolve_model_dir
 from ai_detector.serving.torchserve import read_properties
-from loadtest.local_server import ROOT, cpu_name, local_torchserve
 from loadtest.openloop import NO_ANSWER, Result, open_loop, post, saturated_rate, summarize
 from loadtest.traffic import synthetic_payloads
 
@@ -88,7 +87,9 @@ def measure(
     """One server with this queue size: its saturated rate, NORMAL_LOAD of the offered
     overload for NORMAL_S seconds (does the queue shed what it should not?), then the
     overload. ``offered`` None: twice this server's saturated rate."""
-    with local_torchserve(work, {"job_queue_size": str(queue)}) as server:
+    store = archive(resolve_model_dir(None), work / "store")
+    properties = {"job_queue_size": str(queue)}
+    with local_torchserve(store, work / f"queue{queue}", properties, timeout=180) as server:
         url = server.predict_url
         saturated = saturated_rate(url, bodies)
         rate = offered or 2 * saturated

@@ -1,9 +1,9 @@
 """`make loadtest`: Locust against ai-detector, with the CPU and memory of TorchServe and of
 Locust itself, a report, and the objectives of loadtest/slo.yaml checked.
 
-    python loadtest/run.py                  # steady load of loadtest/locust.conf (51 req/s, 60 s)
-    python loadtest/run.py --shape ramp     # rising steps: the highest rate that holds the p95
-    python loadtest/run.py --host http://127.0.0.1:8080 --users 4 --run-time 20s --out /tmp/r
+    python -m loadtest.run                  # steady load of loadtest/locust.conf (51 req/s, 60 s)
+    python -m loadtest.run --shape ramp     # rising steps: the highest rate that holds the p95
+    python -m loadtest.run --host http://127.0.0.1:8080 --users 4 --run-time 20s --out /tmp/r
 
 If nothing answers at the host's /ping it builds the archive, starts TorchServe with
 config.properties and stops it at the end. The report folder (default loadtest/report) gets
@@ -25,9 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-
-# `python loadtest/run.py` puts loadtest/ first on the path; the loadtest package needs the root.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness.processes import cpus_given, listener
 
 from ai_detector.serving.torchserve import read_properties, venv_tool
 from loadtest.report import (
@@ -39,7 +37,7 @@ from loadtest.report import (
     report,
     summarise,
 )
-from loadtest.sampling import cpus_given, listener, run_locust
+from loadtest.sampling import run_locust
 
 log = logging.getLogger("loadtest")
 

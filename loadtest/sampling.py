@@ -1,7 +1,8 @@
 """CPU and memory of the server's process tree and of Locust, once a second while Locust runs.
 
-Used by loadtest/run.py (`make loadtest`): ``run_locust`` returns one row a second, which
-run.py writes to resources.csv and loadtest/report.py summarises.
+Used by loadtest/run.py (`make loadtest`): ``run_locust`` returns one row a second (each
+from harness.processes.Sampler), which run.py writes to resources.csv and loadtest/report.py
+summarises.
 """
 
 from __future__ import annotations
@@ -12,49 +13,9 @@ import time
 from pathlib import Path
 
 import psutil
+from harness.processes import Sampler
 
 log = logging.getLogger("loadtest")
-
-
-def listener(port: int) -> psutil.Process:
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-            return psutil.Process(conn.pid)
-    raise RuntimeError(f"no process of this user listens on port {port}")
-
-
-def cpus_given(proc: psutil.Process) -> float:
-    cpus = float(len(proc.cpu_affinity() or [0]))
-    try:  # a cgroup v2 quota (containers) can give less than the visible cores
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        cpus = min(cpus, int(quota) / int(period)) if quota != "max" else cpus
-    except (OSError, ValueError):
-        pass
-    return cpus
-
-
-class Sampler:
-    """CPU and RSS of a process tree, listed anew each time so restarted workers count."""
-
-    def __init__(self, root: psutil.Process) -> None:
-        self.root = root
-        self.known: dict[int, psutil.Process] = {}
-
-    def sample(self) -> tuple[float, float, int]:
-        """(CPU % of one core since the last call, RSS MiB, process count)."""
-        cpu = rss = 0.0
-        try:
-            tree = [self.root, *self.root.children(recursive=True)]
-        except psutil.Error:
-            tree = []
-        for found in tree:
-            proc = self.known.setdefault(found.pid, found)  # cpu_percent needs the same object
-            try:
-                cpu += proc.cpu_percent(None)
-                rss += proc.memory_info().rss / 2**20
-            except psutil.Error:
-                continue
-        return cpu, rss, len(tree)
 
 
 def run_locust(command: list[str], server: psutil.Process, timeout: float, cwd: Path) -> list[dict]:

@@ -1,9 +1,9 @@
 """Slow clients against TorchServe: idle connections and stalled large uploads, and the
 frontend JVM's memory before, at its peak and after.
 
-    python loadtest/slow_clients.py                        # 400 idle, 60 uploads of 24 MiB, 20 s
-    python loadtest/slow_clients.py --uploads 120 --hold 30
-    python loadtest/slow_clients.py --vmargs ""            # the JVM without our limits (before)
+    python -m loadtest.slow_clients                        # 400 idle, 60 uploads of 24 MiB, 20 s
+    python -m loadtest.slow_clients --uploads 120 --hold 30
+    python -m loadtest.slow_clients --vmargs ""            # the JVM without our limits (before)
 
 It starts TorchServe with the served model on free 127.0.0.1 ports (config.properties,
 optionally with other ``vmargs``), then opens --connections TCP connections that send
@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -32,12 +30,12 @@ from urllib.parse import urlsplit
 
 import psutil
 import requests
+from harness.processes import Sampler, cpu_name, server_processes
+from harness.servers import ROOT, archive, local_torchserve
 
 # Run as a script, loadtest/ is first on the path; the loadtest package needs the root.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from ai_detector.inference.predictor import resolve_model_dir
 from ai_detector.serving.torchserve import Server, read_properties
-from loadtest.local_server import ROOT, cpu_name, frontend_process, local_torchserve
 from loadtest.traffic import synthetic_payloads
 
 log = logging.getLogger("loadtest")
@@ -97,20 +95,6 @@ def predict(server: Server, body: bytes, timeout: float = 30.0) -> str:
     return f"{status} in {1000 * (time.perf_counter() - began):.0f} ms"
 
 
-class RssSampler(threading.Thread):
-    def __init__(self, process: psutil.Process) -> None:
-        super().__init__(daemon=True)
-        self.process, self.peak, self.stop = process, 0, threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-            except psutil.Error:
-                return
-            time.sleep(0.1)
-
-
 async def predict_every(server: Server, body: bytes, period: float, until: float) -> list[str]:
     """A real prediction every ``period`` seconds while the slow clients are held."""
     answers = []
@@ -166,15 +150,17 @@ def mib(value: int) -> str:
 def run(args: argparse.Namespace, work: Path) -> None:
     overrides = {} if args.vmargs is None else {"vmargs": args.vmargs}
     body = synthetic_payloads()[0].data
-    with local_torchserve(work, overrides) as server:
-        jvm = frontend_process(server)
+    store = archive(resolve_model_dir(None), work / "store")
+    with local_torchserve(store, work, overrides, timeout=180) as server:
+        jvm, _ = server_processes(server)
+        if jvm is None:
+            raise RuntimeError(f"no TorchServe JVM for {server.log_dir}")
         predict(server, body)  # warm: the first answer loads lazily initialised parts
         idle_rss = jvm.memory_info().rss
-        sampler = RssSampler(jvm)
-        sampler.start()
-        seen = asyncio.run(attack(server, args, body))
-        time.sleep(args.settle)
-        sampler.stop.set()
+        sampler = Sampler(jvm, tree=False)  # the JVM alone: its heap is what is at stake
+        with sampler.watching(0.1):
+            seen = asyncio.run(attack(server, args, body))
+            time.sleep(args.settle)
         alive = jvm.is_running() and jvm.status() != psutil.STATUS_ZOMBIE
         after_rss = jvm.memory_info().rss if alive else 0
         after = predict(server, body)
@@ -186,7 +172,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
         f"{args.connections} idle connections, {args.uploads} uploads stalled after "
         f"{args.upload_mib} MiB, held {args.hold:.0f} s, then {args.settle:.0f} s to settle"
     )
-    print(f"JVM RSS: idle {mib(idle_rss)}, peak {mib(sampler.peak)}, after {mib(after_rss)}")
+    peak = int(sampler.peak_rss_mb * 2**20)
+    print(f"JVM RSS: idle {mib(idle_rss)}, peak {mib(peak)}, after {mib(after_rss)}")
     print(f"JVM alive after: {alive}")
     print(f"idle connections at the end of the hold: {dict(seen.idle)}")
     print(f"stalled uploads at the end of the hold: {dict(seen.uploads)}")

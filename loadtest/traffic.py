@@ -7,15 +7,13 @@ each user's Pacer gives its send times.
 
 from __future__ import annotations
 
-import io
 import random
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+from harness.images import encode, photo_like
 
 NOT_AN_IMAGE = b"plain text, not an image\n" * 8
 # Over the handler's 20 MiB limit, under the frontend's 25 MiB: the answer is a JSON 413.
@@ -57,23 +55,6 @@ class Pacer:
         return max(0.0, self.queue.popleft() - now)
 
 
-def photo_like(width: int, height: int, seed: int) -> Image.Image:
-    """Smooth blobs, gradients and sensor-like noise: compresses like a photo rather than a
-    flat test card, so decoding and uploading cost what a real picture of that size costs."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    image = np.zeros((height, width, 3), np.float32)
-    for channel in range(3):
-        fx, fy, phase = rng.uniform(20, 200), rng.uniform(20, 200), rng.uniform(0, 6.3)
-        image[..., channel] = 120 + 70 * np.sin(x / fx + phase) * np.cos(y / fy)
-    for _ in range(12):
-        cx, cy, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(20, width / 4)
-        blob = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * r * r))
-        image += blob[..., None] * rng.uniform(-90, 90, size=3)
-    image += rng.normal(0, 6, size=image.shape)
-    return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB")
-
-
 def synthetic_payloads() -> list[Payload]:
     """The default mix, weighted like uploads from phones and the web: mostly large JPEGs."""
     kinds = [
@@ -85,9 +66,8 @@ def synthetic_payloads() -> list[Payload]:
     payloads = []
     for index, (kind, fmt, size, options, weight) in enumerate(kinds):
         for seed in range(3):
-            buffer = io.BytesIO()
-            photo_like(*size, seed=10 * index + seed).save(buffer, format=fmt, **options)
-            payloads.append(Payload(kind, buffer.getvalue(), f"image/{fmt.lower()}", weight / 3))
+            data = encode(photo_like(10 * index + seed, *size), fmt, **options)
+            payloads.append(Payload(kind, data, f"image/{fmt.lower()}", weight / 3))
     return payloads
 
 

@@ -6,12 +6,12 @@ test run itself.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from harness.images import encode, photo_like
 from PIL import Image
 
 from ai_detector.inference.metadata import ModelMetadata
@@ -19,35 +19,15 @@ from ai_detector.inference.metadata import ModelMetadata
 TINY_LABELS = ("Real", "AI-generated", "Deepfake")
 
 
-def encode_image(image: Image.Image, fmt: str = "JPEG", **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
+encode_image = encode
 
 
 def textured_image(
     size: tuple[int, int] = (320, 240), seed: int = 0, tint: str = "none"
 ) -> Image.Image:
-    """A photo-like RGB image: smooth gradients plus noise, optionally tinted."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack(
-        [
-            128 + 100 * np.sin(x / 37.0 + seed),
-            128 + 100 * np.cos(y / 23.0),
-            128 + 60 * np.sin((x + y) / 51.0),
-        ],
-        axis=-1,
-    )
-    base += rng.normal(0, 12, size=base.shape)
-    if tint == "red":
-        base[..., 0] += 80
-        base[..., 2] -= 80
-    elif tint == "blue":
-        base[..., 2] += 80
-        base[..., 0] -= 80
-    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
+    """A photo-like RGB image (harness.images) whose channel means are mid-grey, or tinted
+    "red" or "blue" for the tiny model's AI-generated and Deepfake."""
+    return photo_like(seed, *size, tint=tint)
 
 
 @pytest.fixture

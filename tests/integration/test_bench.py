@@ -27,7 +27,7 @@ def test_quick_bench_reports_all_three_measurements_and_the_ratios(tmp_path: Pat
     result = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "bench" / "run.py"),
+            *("-m", "bench.run"),
             "--quick",
             *("--model", str(tmp_path / "model"), "--out", str(out)),
         ],

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
+from harness.processes import Sampler, server_processes
 from PIL import Image, ImageDraw
 
 from ai_detector.serving.torchserve import Server, read_properties
@@ -60,15 +60,6 @@ def test_readiness_follows_the_workers_not_ping(tiny_server):
     assert healthcheck(tiny_server) == 0
 
 
-def server_processes(server: Server) -> tuple[psutil.Process, list[psutil.Process]]:
-    """The frontend JVM of this server (its temp dir is the server's own) and its workers."""
-    marker = f"-Djava.io.tmpdir={server.log_dir / 'tmp'}"
-    for process in psutil.process_iter(["cmdline"]):
-        if marker in (process.info["cmdline"] or []):
-            return process, process.children(recursive=True)
-    raise AssertionError(f"no TorchServe JVM with {marker}")
-
-
 def worst_case_png() -> bytes:
     """Just under the 40 MP limit, RGBA (4 bytes a pixel, and alpha to flatten), a few
     hundred kB on the wire: the cheapest way to make a worker hold the most memory."""
@@ -79,27 +70,14 @@ def worst_case_png() -> bytes:
 
 def test_concurrent_worst_case_images_stay_within_the_pod_budget(tiny_server):
     jvm, workers = server_processes(tiny_server)
-    assert len(workers) >= 2
+    assert jvm is not None and len(workers) >= 2
     idle = {w.pid: w.memory_info().rss for w in workers}
-    peak = dict(idle)
-    peak_total = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak_total
-        while not done.is_set():
-            total = jvm.memory_info().rss
-            for worker in workers:
-                rss = worker.memory_info().rss
-                peak[worker.pid] = max(peak[worker.pid], rss)
-                total += rss
-            peak_total = max(peak_total, total)
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
+    total = Sampler(jvm)  # the JVM and its workers, summed at each instant
+    each = {w.pid: Sampler(w, tree=False) for w in workers}
     image = worst_case_png()
-    try:
+    with ExitStack() as watching:
+        for sampler in (total, *each.values()):
+            watching.enter_context(sampler.watching(0.05))
         with ThreadPoolExecutor(max_workers=8) as pool:
             responses = list(
                 pool.map(
@@ -107,9 +85,8 @@ def test_concurrent_worst_case_images_stay_within_the_pod_budget(tiny_server):
                     range(8),
                 )
             )
-    finally:
-        done.set()
-        sampler.join()
+    peak = {pid: max(idle[pid], int(s.peak_rss_mb * 2**20)) for pid, s in each.items()}
+    peak_total = int(total.peak_rss_mb * 2**20)
     assert [r.status_code for r in responses] == [200] * 8
     growth = {pid: peak[pid] - idle[pid] for pid in idle}
     log.info(

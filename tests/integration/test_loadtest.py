@@ -1,4 +1,5 @@
-"""The load test (loadtest/run.py and its locustfile) for a few seconds against the tiny TorchServe.
+"""The load test (`python -m loadtest.run` and its locustfile) for a few seconds against
+the tiny TorchServe.
 
 The full run is `make loadtest`; here only that it runs, measures and judges sensibly.
 """
@@ -23,7 +24,7 @@ LENIENT = {"p95_ms": 5000, "min_rps": 5, "max_failure_ratio": 0.05, "max_cpu_per
 def run_loadtest(server, out: Path, slo: dict, *options: str) -> subprocess.CompletedProcess:
     slo_file = out.parent / f"{out.name}-slo.yaml"
     slo_file.write_text(yaml.safe_dump(slo))
-    command = [sys.executable, str(ROOT / "loadtest" / "run.py"), "--host", server.inference_url]
+    command = [sys.executable, "-m", "loadtest.run", "--host", server.inference_url]
     command += ["--out", str(out), "--slo", str(slo_file), *options]
     return subprocess.run(
         command, check=False, cwd=ROOT, capture_output=True, text=True, timeout=120

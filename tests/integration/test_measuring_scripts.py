@@ -1,5 +1,6 @@
-"""loadtest/overload.py and loadtest/slow_clients.py run as documented, briefly: each starts
-its own TorchServe on free loopback ports, measures, prints its figures and stops it."""
+"""`python -m loadtest.overload` and `python -m loadtest.slow_clients` run as documented,
+briefly: each starts its own TorchServe on free loopback ports, measures, prints its figures
+and stops it."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_script(name: str, *options: str) -> str:
-    command = [sys.executable, str(ROOT / "loadtest" / name), *options]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    command = [sys.executable, "-m", f"loadtest.{name}", *options]
+    result = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -26,7 +29,7 @@ def test_overload_sheds_beyond_a_small_queue_and_reports_goodput(tmp_path):
     out = tmp_path / "overload.json"
     # 300 req/s is far over what 2 workers answer on any CPU we know (60-120 req/s here).
     stdout = run_script(
-        "overload.py", *("--queues", "5", "--seconds", "4", "--rate", "300", "--out", str(out))
+        "overload", *("--queues", "5", "--seconds", "4", "--rate", "300", "--out", str(out))
     )
     report = json.loads(out.read_text())
     assert report["cpu"] in stdout
@@ -45,7 +48,7 @@ def test_overload_sheds_beyond_a_small_queue_and_reports_goodput(tmp_path):
 
 def test_slow_clients_are_held_and_the_jvm_survives():
     stdout = run_script(
-        "slow_clients.py",
+        "slow_clients",
         *("--connections", "20", "--uploads", "4", "--upload-mib", "8"),
         *("--hold", "6", "--settle", "1"),
     )
