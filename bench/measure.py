@@ -1,7 +1,7 @@
 """One server under load: closed-loop runs to find its top throughput, open-loop runs at
 fixed rates for latency, and what every party spent meanwhile.
 
-    python bench/run.py   # calls measure_server() for ours and for the baseline
+    python -m bench.run   # calls measure_server() for ours and for the baseline
 
 Between runs the server is given time to drain what an overloaded run left queued, so
 one run's backlog never lands in the next one's latencies.

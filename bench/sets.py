@@ -1,7 +1,7 @@
 """Per image set: the physical limit, the in-process limit, the server, and their ratios.
 
-    python bench/run.py            # runs this for every set in bench.imagesets
-    python bench/run.py --sets jpeg1024,progressive1600
+    python -m bench.run            # runs this for every set in bench.imagesets
+    python -m bench.run --sets jpeg1024,progressive1600
 
 For each set, on the same running server:
 

@@ -1,2 +1,2 @@
 """`make loadtest`: Locust against ai-detector, with CPU and memory sampled and the objectives
-of loadtest/slo.yaml checked. Run ``python loadtest/run.py``; see loadtest/README.md."""
+of loadtest/slo.yaml checked. Run ``python -m loadtest.run``; see loadtest/README.md."""
