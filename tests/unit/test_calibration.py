@@ -43,6 +43,15 @@ def test_balanced_policy_maximises_balanced_accuracy_not_accuracy():
     assert threshold == pytest.approx(0.40)
 
 
+def test_balanced_policy_gives_up_a_lone_fake_rather_than_every_real():
+    # Catching the fake at 0.05 would call every real fake (balanced accuracy 0.5);
+    # 0.6 misses it and keeps every real (0.875).
+    scores = [0.10, 0.20, 0.25, 0.35, 0.05, 0.60, 0.70, 0.80]
+    labels = np.array([REAL] * 4 + [1] * 4)
+    threshold = choose_threshold(probabilities(scores), labels, REAL, "balanced", 0.97)
+    assert threshold == pytest.approx(0.60)
+
+
 @pytest.mark.parametrize(("target", "expected"), [(0.75, 0.50), (0.5, 0.70), (1.0, 0.20)])
 def test_recall_target_policy_takes_the_highest_threshold_that_reaches_the_recall(target, expected):
     scores = [0.05, 0.10, 0.60, 0.20, 0.50, 0.70, 0.90]

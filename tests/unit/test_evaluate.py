@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from ai_detector.pipeline.data.records import Record, sha256_file, write_records
 from ai_detector.pipeline.evaluate import evaluate, perturbations
@@ -53,6 +55,29 @@ def test_wrong_labels_count_against_the_model(tiny_model_dir, tmp_path):
     per_class = results["test"]["per_class"]
     assert per_class["Real"]["recall"] == pytest.approx(3 / 5)
     assert per_class["AI-generated"]["precision"] == pytest.approx(1 / 3)
+
+
+def test_robustness_figures_come_from_the_perturbed_images(tiny_model_dir, tmp_path):
+    """A red frame around a grey middle: AI-generated to the tiny model until the centre
+    crop cuts the frame away."""
+    pixels = np.full((240, 320, 3), 128, np.uint8)
+    pixels[:60], pixels[-60:], pixels[:, :80], pixels[:, -80:] = 255, 255, 255, 255
+    pixels[..., 1:][pixels[..., 0] == 255] = 0
+    path = tmp_path / "framed.png"
+    path.write_bytes(encode_image(Image.fromarray(pixels), "PNG"))
+    records = tmp_path / "records.csv"
+    write_records([Record(str(path), "AI-generated", "a", sha256_file(path), "test")], records)
+    robustness = evaluate(EvaluateParams(), tiny_model_dir, records, None)["robustness"]
+    assert robustness["clean"]["accuracy"] == 1.0
+    assert robustness["crop_center_60"]["accuracy"] == 0.0
+    assert robustness["crop_center_60"]["macro_f1_drop"] > 0
+
+
+def test_the_jpeg_perturbation_uses_the_configured_quality(make_image):
+    data = make_image(size=(200, 150))
+    low = perturbations(EvaluateParams(jpeg_quality=20))["jpeg_q20"](data)
+    high = perturbations(EvaluateParams(jpeg_quality=95))["jpeg_q95"](data)
+    assert len(low) < 0.6 * len(high)
 
 
 def test_perturbations_change_the_bytes_and_keep_an_image(make_image):
