@@ -43,18 +43,26 @@ def test_a_form_that_fails_the_gate_is_not_a_candidate_to_ship():
     assert timed == ["fp32", INT8.name, CASCADE.name]
 
 
-def speed(median: float, half_spread: float = 0.1) -> Speed:
-    return Speed(median, median - half_spread, median + half_spread, 1000 / median, 96)
+ROUNDS = 96
+
+
+def steady(ms: float) -> Speed:
+    """Every round alike but for a 2% wobble, the same in every candidate's rounds."""
+    wobble = 1 + 0.02 * np.sin(np.arange(ROUNDS))
+    return Speed(tuple(ms * wobble), 8000 / ms)
+
+
+def alternating(first: float, second: float) -> Speed:
+    return Speed((first, second) * (ROUNDS // 2), 8000 / first)
 
 
 def test_a_cascade_costs_its_int8_model_plus_its_share_of_fp32_in_every_round():
     costs = candidate_costs([FP32, INT8, CASCADE], {"fp32.onnx": [8.0, 10.0], "int8.onnx": [4, 5]})
     assert costs == {FP32.name: [8.0, 10.0], INT8.name: [4, 5], CASCADE.name: [6.0, 7.5]}
-    assert all(c >= i for c, i in zip(costs[CASCADE.name], costs[INT8.name], strict=True))
 
 
 def test_the_clearly_fastest_ships():
-    speeds = {FP32.name: speed(10.0), INT8.name: speed(4.0), CASCADE.name: speed(6.0)}
+    speeds = {FP32.name: steady(10.0), INT8.name: steady(4.0), CASCADE.name: steady(6.0)}
     assert choose([FP32, INT8, CASCADE], speeds, TIE_BREAK, 1.1) is INT8
 
 
@@ -63,32 +71,51 @@ def test_the_clearly_fastest_ships():
     [(("fp32", "int8", "cascade"), FP32), (("cascade", "int8", "fp32"), CASCADE)],
 )
 def test_within_the_spread_the_tie_break_decides(tie_break, expected):
-    # 5.0 +- 1 and 5.5 +- 1 overlap: either could be the faster on another run.
-    speeds = {FP32.name: speed(5.5, 1.0), CASCADE.name: speed(5.0, 1.0)}
+    # Each is the faster in half of the rounds: either could come out ahead another time.
+    speeds = {FP32.name: alternating(5.0, 6.0), CASCADE.name: alternating(6.0, 5.0)}
     assert choose([FP32, CASCADE], speeds, tie_break, 1.0) is expected
 
 
-@pytest.mark.parametrize("int8_ms, cascade_ms", [(5.0, 5.5), (5.5, 5.0)])
-def test_two_int8_forms_within_the_spread_ship_the_same_whichever_timed_faster(int8_ms, cascade_ms):
+def test_two_int8_forms_within_the_spread_ship_the_same_whichever_timed_faster():
     speeds = {
-        FP32.name: speed(20.0),
-        INT8.name: speed(int8_ms, 1),
-        CASCADE.name: speed(cascade_ms, 1),
+        FP32.name: steady(20.0),
+        INT8.name: alternating(5.0, 5.5),
+        CASCADE.name: alternating(5.5, 5.0),
     }
     assert choose([FP32, INT8, CASCADE], speeds, ("cascade", "int8", "fp32"), 1.1) is CASCADE
     assert choose([FP32, INT8, CASCADE], speeds, ("int8", "cascade", "fp32"), 1.1) is INT8
 
 
+def test_a_busy_machine_does_not_change_the_choice():
+    """The machine's speed swings 3x from round to round (other jobs), as the export
+    stage's machine does; a candidate that costs 0.7x of fp32 in every round ships in
+    every run, though its slow rounds are slower than fp32's fast ones."""
+    chosen = set()
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        load = rng.uniform(1.0, 3.0, ROUNDS)
+        jitter = rng.normal(1.0, 0.03, (2, ROUNDS))
+        speeds = {
+            FP32.name: Speed(tuple(10.0 * load * jitter[0]), 100.0),
+            CASCADE.name: Speed(tuple(7.0 * load * jitter[1]), 140.0),
+        }
+        chosen.add(choose([FP32, CASCADE], speeds, TIE_BREAK, 1.1).name)
+    assert chosen == {CASCADE.name}
+
+
 def test_int8_must_beat_fp32_by_the_speedup_as_at_load():
-    speeds = {FP32.name: speed(10.0), INT8.name: speed(9.5)}  # apart, but not 1.1x
+    speeds = {FP32.name: steady(10.0), INT8.name: steady(9.5)}  # apart, but not 1.1x
     assert choose([FP32, INT8], speeds, TIE_BREAK, 1.1) is FP32
     assert choose([FP32, INT8], speeds, TIE_BREAK, 1.0) is INT8
 
 
 def test_the_spread_comes_from_the_rounds():
-    measured = Speed.of([4.0, 5.0, 6.0, 7.0, 100.0], [40.0])
-    assert (measured.low_ms, measured.median_ms, measured.high_ms) == (5.0, 6.0, 7.0)
-    assert measured.batch8_img_per_s == pytest.approx(200.0)
+    measured = Speed((4.0, 5.0, 6.0, 7.0, 100.0), 200.0)
+    figures = measured.report()
+    assert (figures["batch1_ms_p25"], figures["batch1_ms"], figures["batch1_ms_p75"]) == (5, 6, 7)
+    assert figures["rounds"] == 5 and figures["batch8_img_per_s"] == 200.0
+    half = Speed((2.0, 2.5, 3.0, 3.5, 50.0), 400.0)
+    assert measured.times(half) == (2.0, 2.0, 2.0)
     assert [kind(c) for c in (FP32, INT8, CASCADE)] == ["fp32", "int8", "cascade"]
 
 

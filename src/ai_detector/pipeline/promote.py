@@ -237,6 +237,8 @@ def search(
         "tie_break": list(params.tie_break),
         "min_speedup": params.min_speedup,
         "within_spread_of_fastest": [c.name for c in within_spread(passing, speeds)],
+        # Each candidate's cost over fp32's, round by round: 25th, 50th, 75th percentile.
+        "cost_vs_fp32": {c.name: speeds[c.name].times(speeds[FP32]) for c in everything},
     }
     int8_forms = [c for c in passing if not is_fp32(c)]
     if not int8_forms:

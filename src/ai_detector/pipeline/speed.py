@@ -12,13 +12,16 @@ round is then ``precision.cost_ms``: its model, plus its fallback times the shar
 validation images that fell back. So a cascade can never be measured faster than its
 own int8 model, and the figures are the ones the serving machine decides by.
 
-The choice: as the Predictor requires at load, an int8 form counts only if its median
-cost beats fp32's by ``min_speedup``. Of what is left, the fastest by median cost ships,
-unless others lie within its spread (their inter-quartile ranges of per-round cost
-overlap); then the kind (``fp32``, ``int8``, ``cascade``) named first in
-``export.tie_break`` wins, and among equals the first in the candidates' order
-(params.yaml's). The same checkpoint on the same CPU thus
-ships the same precision however the measurement's noise falls.
+Candidates are compared round by round (in each round every file ran once, back to
+back, so a busy moment of the machine slows all alike): the ratio of two candidates'
+costs in each round, and its quartiles. As the Predictor requires at load, an int8 form
+counts only if fp32 costs ``min_speedup`` times as much in the median round. Of what is
+left, the fastest by median cost ships, unless others are within the spread, not
+clearly slower (no more expensive than it in at least a quarter of the rounds); then the
+kind (``fp32``, ``int8``, ``cascade``) named first in ``export.tie_break`` wins, and
+among equals the first in the candidates' order (params.yaml's). So a load that slows
+every file alike cannot change the choice, and candidates too close to tell apart always
+resolve the same way.
 """
 
 from __future__ import annotations
@@ -50,31 +53,31 @@ def kind(candidate: Candidate) -> str:
 
 @dataclass(frozen=True)
 class Speed:
-    """A candidate's per-image model cost over the timed rounds (ms, one thread)."""
+    """A candidate's per-image model cost in each timed round (ms, one thread, batch 1),
+    and its throughput at batch 8."""
 
-    median_ms: float
-    low_ms: float  # 25th percentile
-    high_ms: float  # 75th percentile
+    costs: tuple[float, ...]
     batch8_img_per_s: float
-    rounds: int
 
-    @classmethod
-    def of(cls, batch1: Sequence[float], batch8: Sequence[float]) -> Speed:
-        low, median, high = np.percentile(batch1, [25, 50, 75])
-        return cls(
-            float(median), float(low), float(high), 8000 / float(np.median(batch8)), len(batch1)
-        )
+    @property
+    def median_ms(self) -> float:
+        return float(np.median(self.costs))
 
-    def overlaps(self, other: Speed) -> bool:
-        return self.low_ms <= other.high_ms and other.low_ms <= self.high_ms
+    def times(self, other: Speed) -> tuple[float, float, float]:
+        """How many times ``other``'s cost this one is, round by round (both ran in the
+        same rounds, so a busy moment slows both alike): 25th, 50th, 75th percentile."""
+        ratios = np.array(self.costs) / np.array(other.costs)
+        low, median, high = np.percentile(ratios, [25, 50, 75])
+        return float(low), float(median), float(high)
 
     def report(self) -> dict[str, Any]:
+        low, median, high = np.percentile(self.costs, [25, 50, 75])
         return {
-            "batch1_ms": self.median_ms,
-            "batch1_ms_p25": self.low_ms,
-            "batch1_ms_p75": self.high_ms,
+            "batch1_ms": float(median),
+            "batch1_ms_p25": float(low),
+            "batch1_ms_p75": float(high),
             "batch8_img_per_s": self.batch8_img_per_s,
-            "rounds": self.rounds,
+            "rounds": len(self.costs),
             "threads": 1,
         }
 
@@ -101,13 +104,17 @@ def measure(
     single = timed_runs(sessions, _batches(images, 1, WARMUP_ROUNDS + BATCH1_ROUNDS), WARMUP_ROUNDS)
     eight = timed_runs(sessions, _batches(images, 8, WARMUP_ROUNDS + BATCH8_ROUNDS), WARMUP_ROUNDS)
     batch1, batch8 = candidate_costs(candidates, single), candidate_costs(candidates, eight)
-    return {c.name: Speed.of(batch1[c.name], batch8[c.name]) for c in candidates}
+    return {
+        c.name: Speed(tuple(batch1[c.name]), 8000 / float(np.median(batch8[c.name])))
+        for c in candidates
+    }
 
 
 def within_spread(candidates: Sequence[Candidate], speeds: Mapping[str, Speed]) -> list[Candidate]:
-    """The fastest candidate (by median) and every other whose spread overlaps its own."""
-    fastest = min(candidates, key=lambda c: speeds[c.name].median_ms)
-    return [c for c in candidates if speeds[c.name].overlaps(speeds[fastest.name])]
+    """The fastest candidate (by median) and every other that is not clearly slower: that
+    cost no more than it in at least a quarter of the rounds."""
+    fastest = speeds[min(candidates, key=lambda c: speeds[c.name].median_ms).name]
+    return [c for c in candidates if speeds[c.name].times(fastest)[0] <= 1.0]
 
 
 def choose(
@@ -120,17 +127,15 @@ def choose(
     references = [c for c in candidates if is_fp32(c)]
     if references:
         # As the Predictor requires at load: int8 only where it is min_speedup x faster.
-        reference = speeds[references[0].name].median_ms
+        reference = speeds[references[0].name]
         candidates = [
-            c
-            for c in candidates
-            if is_fp32(c) or reference >= min_speedup * speeds[c.name].median_ms
+            c for c in candidates if is_fp32(c) or reference.times(speeds[c.name])[1] >= min_speedup
         ]
     tied = within_spread(candidates, speeds)
     # min() keeps the first of equal keys: the candidates' own order breaks the last tie.
     chosen = min(tied, key=lambda c: tie_break.index(kind(c)))
     log.info(
-        "shipping %s (within the fastest's spread: %s; tie-break %s)",
+        "shipping %s (not clearly slower than the fastest: %s; tie-break %s)",
         chosen.name,
         ", ".join(c.name for c in tied),
         list(tie_break),
