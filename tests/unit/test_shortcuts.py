@@ -11,9 +11,13 @@ import pytest
 import yaml
 from PIL import Image
 
-from ai_detector.data.shortcuts import attribute_auc, estimate_jpeg_quality, image_attributes
-from ai_detector.params import PrepareParams
-from ai_detector.prepare import prepare
+from ai_detector.pipeline.data.shortcuts import (
+    attribute_auc,
+    estimate_jpeg_quality,
+    image_attributes,
+)
+from ai_detector.pipeline.params import PrepareParams
+from ai_detector.pipeline.prepare import prepare
 from tests.conftest import encode_image, textured_image
 
 PER_CLASS = 20
