@@ -81,7 +81,11 @@ def test_fake_png_against_real_jpeg_is_flagged(tmp_path, caplog):
     }
     assert checks["format"]["auc"] == {"AI-generated": 1.0, "Real": 1.0}
     assert checks["format"]["flagged_labels"] == ["AI-generated", "Real"]
-    assert checks["jpeg_quality"]["flagged_labels"]  # q90 against "not JPEG"
+    assert checks["jpeg_quality"]["distribution"] == {
+        "Real": {"q90-94": PER_CLASS},
+        "AI-generated": {"not JPEG": PER_CLASS},
+    }
+    assert checks["jpeg_quality"]["flagged_labels"]
     assert not checks["long_side"]["flagged_labels"]  # every file is 64 x 48
     assert any(
         f.startswith("set: format predicts AI-generated") for f in report["shortcuts"]["flags"]

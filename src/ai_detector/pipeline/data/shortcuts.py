@@ -79,6 +79,12 @@ def _bucket(value: float, edges: Sequence[float], unit: str) -> str:
     return f">{edges[-1]:g}{unit}"
 
 
+def _quality_range(quality: int) -> str:
+    low = max((edge for edge in (1, 50, 70, 80, 90, 95, 100) if edge <= quality), default=1)
+    high = {1: 49, 50: 69, 70: 79, 80: 89, 90: 94, 95: 99, 100: 100}[low]
+    return f"q{low}-{high}" if high != low else f"q{low}"
+
+
 def image_attributes(image: Image.Image) -> dict[str, str]:
     """Format, size buckets and JPEG quality bucket of an opened (not decoded) image."""
     width, height = image.size
@@ -87,9 +93,7 @@ def image_attributes(image: Image.Image) -> dict[str, str]:
         "format": image.format or "?",
         "long_side": _bucket(max(width, height), (64, 256, 512, 768, 1024, 1536, 2048), "px"),
         "megapixels": _bucket(width * height / 1e6, (0.01, 0.1, 0.3, 0.6, 1.1, 2.5, 6), "MP"),
-        "jpeg_quality": "not JPEG"
-        if quality is None
-        else _bucket(quality, (49, 69, 79, 89, 94, 99), ""),
+        "jpeg_quality": "not JPEG" if quality is None else _quality_range(quality),
     }
 
 
