@@ -32,7 +32,6 @@ from ai_detector.serving.torchserve import Server, venv_tool
 
 log = logging.getLogger("bench")
 
-ROOT = Path(__file__).resolve().parents[1]
 BASELINE_DIR = Path(__file__).resolve().parent / "baseline"
 NAME = "ai-detector"
 
