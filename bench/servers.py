@@ -27,8 +27,10 @@ from typing import Any
 import psutil
 import yaml
 
-from ai_detector.pipeline.package import SERVE_DIR, build_archive
+from ai_detector.pipeline.package import build_archive
+from ai_detector.serving import MODEL_NAME
 from ai_detector.serving.torchserve import (
+    SERVE_DIR,
     Server,
     loopback_config,
     read_properties,
@@ -40,9 +42,9 @@ from ai_detector.serving.torchserve import (
 
 log = logging.getLogger("bench")
 
-ROOT = SERVE_DIR.parent
+ROOT = Path(__file__).resolve().parents[1]
 BASELINE_DIR = Path(__file__).resolve().parent / "baseline"
-NAME = "ai-detector"
+NAME = MODEL_NAME
 
 
 @dataclass(frozen=True)

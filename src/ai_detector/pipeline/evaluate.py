@@ -25,13 +25,15 @@ import numpy as np
 from PIL import Image
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from ai_detector.inference.decision import decide
 from ai_detector.inference.precision import EXPORTED
-from ai_detector.inference.predictor import Predictor, decide
+from ai_detector.inference.predictor import Predictor
 from ai_detector.inference.preprocess import decode_image, preprocess_bytes
 from ai_detector.pipeline.data.records import Record, read_records
 from ai_detector.pipeline.metrics import classification_report
-from ai_detector.pipeline.params import EvaluateParams, load_params
-from ai_detector.pipeline.tracking import log_artifacts, log_metrics, stage_run
+from ai_detector.pipeline.params import EvaluateParams, Params
+from ai_detector.pipeline.stage import run_stage
+from ai_detector.pipeline.tracking import log_artifacts, log_metrics
 
 log = logging.getLogger(__name__)
 
@@ -189,26 +191,24 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    return run_stage(
+        "evaluate",
+        __doc__,
+        _run,
+        argv,
+        model="models/model",
+        records="data/prepared/records.csv",
+        metrics="metrics/evaluate.json",
+        plots="plots",
     )
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--model", type=Path, default=Path("models/model"))
-    parser.add_argument("--records", type=Path, default=Path("data/prepared/records.csv"))
-    parser.add_argument("--metrics", type=Path, default=Path("metrics/evaluate.json"))
-    parser.add_argument("--plots", type=Path, default=Path("plots"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    params = load_params(args.params).evaluate
-    with stage_run("evaluate", params) as mlflow:
-        results = evaluate(params, args.model, args.records, args.plots)
-        args.metrics.parent.mkdir(parents=True, exist_ok=True)
-        args.metrics.write_text(json.dumps(results, indent=2) + "\n")
-        log_metrics(mlflow, {"test": results["test"], "robustness": results["robustness"]})
-        log_artifacts(mlflow, args.metrics, args.plots)
-    return 0
+
+
+def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
+    results = evaluate(params.evaluate, args.model, args.records, args.plots)
+    args.metrics.parent.mkdir(parents=True, exist_ok=True)
+    args.metrics.write_text(json.dumps(results, indent=2) + "\n")
+    log_metrics(mlflow, {"test": results["test"], "robustness": results["robustness"]})
+    log_artifacts(mlflow, args.metrics, args.plots)
 
 
 if __name__ == "__main__":
