@@ -9,66 +9,16 @@ when any of that code changes (tests/integration/test_pipeline.py checks it once
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.imports import SRC, closure, module_file
+
 ROOT = Path(__file__).resolve().parents[2]
-SRC = ROOT / "src"
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-
-
-def module_file(name: str) -> Path | None:
-    base = SRC.joinpath(*name.split("."))
-    for candidate in (base / "__init__.py", base.with_suffix(".py")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def imported_modules(name: str) -> set[str]:
-    """The ai_detector modules one module imports, resolved to ones that exist."""
-    path = module_file(name)
-    assert path is not None, name
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, base] if base else parts)
-            found |= {base, *(f"{base}.{alias.name}" for alias in node.names)}
-    resolved = set()
-    for imported in found:
-        if imported.split(".")[0] != "ai_detector":
-            continue
-        module = imported  # `from package import name`: name may be a module or not
-        while module and module_file(module) is None:
-            module = module.rpartition(".")[0]
-        if module:
-            resolved.add(module)
-    return resolved
-
-
-def closure(name: str) -> set[str]:
-    """The module, everything it imports transitively, and their parent packages."""
-    seen: set[str] = set()
-    todo = [name]
-    while todo:
-        module = todo.pop()
-        if module in seen:
-            continue
-        seen.add(module)
-        parts = module.split(".")
-        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
-        todo += imported_modules(module)
-    return seen
 
 
 def stage_module(stage: dict) -> str:
