@@ -31,7 +31,6 @@ from ai_detector.inference.formats import IMAGE_SUFFIXES
 log = logging.getLogger(__name__)
 
 
-
 def is_image_document(document: Document | None) -> bool:
     """True for a file that claims to be an image, by MIME type or else by file name."""
     if document is None:
