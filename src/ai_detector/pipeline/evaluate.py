@@ -35,7 +35,7 @@ from ai_detector.inference.preprocess import decode_image, preprocess_bytes
 from ai_detector.pipeline.data.records import Record, read_records
 from ai_detector.pipeline.metrics import classification_report
 from ai_detector.pipeline.params import EvaluateParams, Params
-from ai_detector.pipeline.stage import run_stage
+from ai_detector.pipeline.stage import EVALUATION, EXPORT_REPORT, MODEL, RECORDS, run_stage
 from ai_detector.pipeline.tracking import log_artifacts, log_metrics
 
 log = logging.getLogger(__name__)
@@ -194,18 +194,9 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage(
-        "evaluate",
-        __doc__,
-        _run,
-        argv,
-        model="models/model",
-        records="data/prepared/records.csv",
-        export="metrics/export.json",
-        metrics="metrics/evaluate.json",
-        headline="metrics/headline.json",
-        plots="plots",
-    )
+    paths = {"model": MODEL, "records": RECORDS, "export": EXPORT_REPORT, "metrics": EVALUATION}
+    paths |= {"headline": "metrics/headline.json", "plots": "plots"}
+    return run_stage("evaluate", __doc__, _run, argv, paths)
 
 
 def headline(results: dict[str, Any], export_report: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from ai_detector.pipeline.data.records import Record, read_records
 from ai_detector.pipeline.model import load_checkpoint
 from ai_detector.pipeline.params import ExportParams, Params
 from ai_detector.pipeline.promote import Images, latency, logits, search
-from ai_detector.pipeline.stage import run_stage
+from ai_detector.pipeline.stage import CHECKPOINT, EXPORT_REPORT, MODEL, RECORDS, run_stage
 from ai_detector.pipeline.tracking import log_artifacts, register_onnx
 
 log = logging.getLogger(__name__)
@@ -141,16 +141,8 @@ def export(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage(
-        "export",
-        __doc__,
-        _run,
-        argv,
-        checkpoint="models/checkpoint.pt",
-        records="data/prepared/records.csv",
-        out="models/model",
-        metrics="metrics/export.json",
-    )
+    paths = {"checkpoint": CHECKPOINT, "records": RECORDS, "out": MODEL, "metrics": EXPORT_REPORT}
+    return run_stage("export", __doc__, _run, argv, paths)
 
 
 def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:

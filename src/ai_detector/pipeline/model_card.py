@@ -18,7 +18,7 @@ from typing import Any
 
 from ai_detector.inference.metadata import ModelMetadata
 from ai_detector.pipeline.params import Params
-from ai_detector.pipeline.stage import run_stage
+from ai_detector.pipeline.stage import EVALUATION, MODEL, run_stage
 
 log = logging.getLogger(__name__)
 
@@ -166,17 +166,9 @@ def render(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage(
-        "card",
-        __doc__,
-        _run,
-        argv,
-        tracked=False,
-        model="models/model",
-        evaluation="metrics/evaluate.json",
-        report="data/prepared/report.json",
-        out=None,  # default: MODEL_CARD.md in the model directory
-    )
+    # --out: MODEL_CARD.md in the model directory unless given.
+    paths = {"model": MODEL, "evaluation": EVALUATION, "report": "data/prepared/report.json"}
+    return run_stage("card", __doc__, _run, argv, {**paths, "out": None}, tracked=False)
 
 
 def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:

@@ -82,7 +82,8 @@ def build_archive(
 
 def main(argv: list[str] | None = None) -> int:
     # Not tracked: a build step (`make serve` runs it too), no figures to log.
-    return run_stage("package", __doc__, _run, argv, tracked=False, model=None, out="model_store")
+    paths = {"model": None, "out": "model_store"}  # --model: models/model, else the default
+    return run_stage("package", __doc__, _run, argv, paths, tracked=False)
 
 
 def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:

@@ -208,7 +208,7 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("prepare", __doc__, _run, argv, out="data/prepared")
+    return run_stage("prepare", __doc__, _run, argv, {"out": "data/prepared"})
 
 
 def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:

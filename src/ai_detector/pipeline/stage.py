@@ -4,7 +4,7 @@ A stage module describes only what is its own, the paths it reads and writes and
 body that does the work::
 
     def main(argv: list[str] | None = None) -> int:
-        return run_stage("train", __doc__, _run, argv, records="data/prepared/records.csv")
+        return run_stage("train", __doc__, _run, argv, {"records": RECORDS, "out": "models"})
 
     def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
         ...
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,17 @@ from ai_detector.pipeline.params import Params, load_params
 from ai_detector.pipeline.tracking import stage_run
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The stages' default paths, shared by those that read them (dvc.yaml passes them all).
+RECORDS = "data/prepared/records.csv"
+CHECKPOINT = "models/checkpoint.pt"
+MODEL = "models/model"
+EXPORT_REPORT = "metrics/export.json"
+EVALUATION = "metrics/evaluate.json"
 
 StageBody = Callable[[argparse.Namespace, Params, Any], None]
 
 
-def stage_parser(doc: str | None, arguments: dict[str, str | None]) -> argparse.ArgumentParser:
+def stage_parser(doc: str | None, arguments: Mapping[str, str | None]) -> argparse.ArgumentParser:
     """``--params`` plus one ``--<name>`` path option per entry (None: no default)."""
     parser = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -51,12 +57,14 @@ def run_stage(
     name: str,
     doc: str | None,
     body: StageBody,
-    argv: list[str] | None = None,
+    argv: list[str] | None,
+    paths: Mapping[str, str | None],
+    *,
     tracked: bool = True,
-    **arguments: str | None,
 ) -> int:
-    """Parse ``argv``, set up logging, load params.yaml and run ``body`` in an MLflow run."""
-    args = stage_parser(doc, arguments).parse_args(argv)
+    """Parse ``argv`` (``--params`` and one option per entry of ``paths``), set up logging,
+    load params.yaml and run ``body`` in an MLflow run."""
+    args = stage_parser(doc, paths).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     params = load_params(args.params)
     if not tracked:

@@ -36,7 +36,7 @@ from ai_detector.pipeline.calibration import choose_threshold, fit_temperature
 from ai_detector.pipeline.data.records import Record, ordered_labels, read_records
 from ai_detector.pipeline.model import DetectorNet
 from ai_detector.pipeline.params import Params, TrainParams
-from ai_detector.pipeline.stage import run_stage
+from ai_detector.pipeline.stage import RECORDS, run_stage
 from ai_detector.pipeline.tracking import log_artifacts, log_metrics
 
 log = logging.getLogger(__name__)
@@ -256,15 +256,9 @@ def train(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage(
-        "train",
-        __doc__,
-        _run,
-        argv,
-        records="data/prepared/records.csv",
-        out="models",
-        cache="data/features",  # the feature cache; --cache '' turns it off
-    )
+    # --cache: the feature cache; --cache '' turns it off.
+    paths = {"records": RECORDS, "out": "models", "cache": "data/features"}
+    return run_stage("train", __doc__, _run, argv, paths)
 
 
 def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
