@@ -107,6 +107,7 @@ class Predictor:
             "candidates": [c.name for c in self.metadata.runnable],
             "model_ms_per_file": {k: round(v, 3) for k, v in self.timings_ms.items()},
             "int8_exact_sums_forced": int8_saturates(),
+            "threads": self.session.get_session_options().intra_op_num_threads,
         }
 
     def first_pass(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
