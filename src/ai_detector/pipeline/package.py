@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import subprocess
 import sys
+import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -74,7 +76,11 @@ def build_archive(
         str(out_dir),
         "--force",
     ]
-    subprocess.run(command, check=True)
+    # The archiver stages the files in $TMPDIR/<name>, the same folder for every build of
+    # the same name on the machine: two builds at once (parallel test runs) pulled each
+    # other's files away. A private temp dir per build keeps them apart.
+    with tempfile.TemporaryDirectory(prefix="archiver-") as private:
+        subprocess.run(command, check=True, env={**os.environ, "TMPDIR": private})
     archive = out_dir / f"{name}.mar"
     log.info("built %s (model %s, %s)", archive, metadata.version, metadata.precision)
     return archive
