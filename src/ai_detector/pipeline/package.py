@@ -36,6 +36,19 @@ def _serving_file(name: str) -> Path:
     return Path(str(resources.files("ai_detector.serving").joinpath(name)))
 
 
+def run_archiver(arguments: list[str]) -> None:
+    """torch-model-archiver of this interpreter's environment, with these arguments.
+
+    The archiver stages the files in $TMPDIR/<model name>, the same folder for every
+    build of that name on the machine: two builds at once (parallel test runs) pulled
+    each other's files away. A private temp dir per build keeps them apart.
+    """
+    code = "from model_archiver.model_packaging import generate_model_archive as g; g()"
+    with tempfile.TemporaryDirectory(prefix="archiver-") as private:
+        env = {**os.environ, "TMPDIR": private}
+        subprocess.run([sys.executable, "-c", code, *arguments], check=True, env=env)
+
+
 def build_archive(
     model_dir: Path,
     out_dir: Path,
@@ -56,31 +69,24 @@ def build_archive(
     card = model_dir / "MODEL_CARD.md"
     if card.is_file():
         extra.append(card)
-    command = [
-        # The archiver of this interpreter's environment, wherever its scripts are.
-        sys.executable,
-        "-c",
-        "from model_archiver.model_packaging import generate_model_archive as g; g()",
-        "--model-name",
-        name,
-        # TorchServe versions must look like numbers; the model's own version is in metadata.json.
-        "--version",
-        "1.0",
-        "--handler",
-        str(handler),
-        "--extra-files",
-        ",".join(str(p) for p in extra),
-        "--config-file",
-        str(config),
-        "--export-path",
-        str(out_dir),
-        "--force",
-    ]
-    # The archiver stages the files in $TMPDIR/<name>, the same folder for every build of
-    # the same name on the machine: two builds at once (parallel test runs) pulled each
-    # other's files away. A private temp dir per build keeps them apart.
-    with tempfile.TemporaryDirectory(prefix="archiver-") as private:
-        subprocess.run(command, check=True, env={**os.environ, "TMPDIR": private})
+    run_archiver(
+        [
+            "--model-name",
+            name,
+            # TorchServe versions must look like numbers; the model's own is in metadata.json.
+            "--version",
+            "1.0",
+            "--handler",
+            str(handler),
+            "--extra-files",
+            ",".join(str(p) for p in extra),
+            "--config-file",
+            str(config),
+            "--export-path",
+            str(out_dir),
+            "--force",
+        ]
+    )
     archive = out_dir / f"{name}.mar"
     log.info("built %s (model %s, %s)", archive, metadata.version, metadata.precision)
     return archive
