@@ -17,9 +17,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /build
 # .dockerignore lets in only the sources, params.yaml and models/model.
 COPY . .
-# Editable install: ai_detector.pipeline.package finds src/ai_detector/serving/handler.py relative to the sources.
-# The archiver and PyYAML are build tools here; neither image needs them to run.
-RUN pip install --no-cache-dir -e . torch-model-archiver==0.12.0 pyyaml==6.0.3 \
+# ai_detector.pipeline.package reads the handler and its config as package data of the
+# installed package. The archiver and PyYAML are build tools here; neither image needs them.
+RUN pip install --no-cache-dir . torch-model-archiver==0.12.0 pyyaml==6.0.3 \
     && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && python -m ai_detector.pipeline.package --out /model_store \
     && python -c "import shutil; from ai_detector.inference.predictor import resolve_model_dir; \
@@ -47,12 +47,24 @@ CMD ["--input_path", "/app/input", "--output_path", "/app/output/predictions.csv
 # --- serve (default): TorchServe with the archive baked in ---------------------------
 FROM ${PYTHON_IMAGE} AS serve
 ARG TORCH_VERSION=2.14.1
+# The one config.properties (loopback, token auth off) with what a container changes, as
+# TS_* variables TorchServe reads (enable_envvars_config=true): inference and metrics on
+# 0.0.0.0, since a published port cannot reach the container's 127.0.0.1; management stays
+# on loopback (`docker exec` reaches it). Anything but loopback is bound, so token auth is
+# on: TorchServe writes random keys into key_file.json in its working directory at every
+# start (0.12.0 cannot take a key from outside); they last a year instead of 60 minutes,
+# so clients given the inference key keep working until the container restarts.
+# DL3064 takes "TOKEN" in a name for a secret; these are switches, not keys.
+# hadolint ignore=DL3064
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     LOG_LOCATION=/home/model-server/logs \
     METRICS_LOCATION=/home/model-server/logs \
-    AI_DETECTOR_THREADS=1
+    TS_INFERENCE_ADDRESS=http://0.0.0.0:8080 \
+    TS_METRICS_ADDRESS=http://0.0.0.0:8082 \
+    TS_DISABLE_TOKEN_AUTHORIZATION=false \
+    TS_TOKEN_EXPIRATION_TIME_MIN=525600
 # TorchServe's frontend is Java; tini forwards `docker stop` to Java and Python alike.
 # Slim images drop /usr/share/man, where the JRE's postinst links its man pages.
 RUN mkdir -p /usr/share/man/man1 \
@@ -71,7 +83,7 @@ RUN useradd --no-log-init --create-home --home-dir /home/model-server --uid 1000
         --user-group --shell /usr/sbin/nologin model-server
 WORKDIR /home/model-server
 COPY docker/healthcheck.py /usr/local/bin/healthcheck.py
-COPY --chown=model-server:model-server docker/config.properties config.properties
+COPY --chown=model-server:model-server config.properties config.properties
 COPY --chown=model-server:model-server src/ai_detector/serving/log4j2.xml log4j2.xml
 COPY --from=builder --chown=model-server:model-server /model_store model_store
 USER 10001:10001

@@ -6,7 +6,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-MODEL_STORE ?= model_store
+# `make serve`'s own archive: never DVC's model_store/ output, so serving leaves dvc.lock true.
+MODEL_STORE ?= build/model_store
 LOGS ?= logs
 
 help: ## Show this help
@@ -26,12 +27,12 @@ setup: $(STAMP) ## Create .venv and install the project with every extra
 
 # Rebuilt only when its inputs change, so a second `make serve` leaves the archive that
 # the running server uses alone.
-MAR_INPUTS := src/ai_detector/serving/handler.py src/ai_detector/serving/model-config.yaml params.yaml \
+MAR_INPUTS := src/ai_detector/serving/handler.py src/ai_detector/serving/model-config.yaml \
 	$(wildcard models/model/*) $(wildcard src/ai_detector/inference/default_model/*)
 $(MODEL_STORE)/ai-detector.mar: $(STAMP) $(MAR_INPUTS)
 	$(BIN)/python -m ai_detector.pipeline.package --out $(MODEL_STORE)
 
-mar: $(MODEL_STORE)/ai-detector.mar ## Build model_store/ai-detector.mar (models/model if present, else the packaged default)
+mar: $(MODEL_STORE)/ai-detector.mar ## Build build/model_store/ai-detector.mar (models/model if present, else the packaged default)
 
 serve: mar ## Set up, build the archive and start TorchServe on 127.0.0.1:8080
 	$(BIN)/python -m ai_detector.serving.torchserve start --model-store $(MODEL_STORE) --logs $(LOGS)
@@ -89,6 +90,6 @@ bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline,
 	$(BIN)/python -m bench.provenance
 
 clean: ## Remove build outputs (keeps .venv)
-	rm -rf $(MODEL_STORE) $(LOGS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: help setup mar serve demo stop test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest loadtest-ramp bench clean

@@ -79,8 +79,7 @@ def baseline_weights(
     """The baseline's state dict, what it is, its taps and its labels."""
     import torch
 
-    from ai_detector.pipeline.model import DEFAULT_TAPS, DetectorNet
-    from ai_detector.pipeline.train import load_checkpoint
+    from ai_detector.pipeline.model import DEFAULT_TAPS, DetectorNet, load_checkpoint
 
     if checkpoint is not None:
         model, trained = load_checkpoint(checkpoint)

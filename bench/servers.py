@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -27,13 +26,14 @@ import psutil
 import yaml
 from harness.processes import Sampler, server_processes
 
-from ai_detector.pipeline.package import SERVE_DIR, build_archive
-from ai_detector.serving.torchserve import Server, venv_tool
+from ai_detector.pipeline.package import build_archive, run_archiver
+from ai_detector.serving import MODEL_NAME
+from ai_detector.serving.torchserve import SERVE_DIR, Server
 
 log = logging.getLogger("bench")
 
 BASELINE_DIR = Path(__file__).resolve().parent / "baseline"
-NAME = "ai-detector"
+NAME = MODEL_NAME
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,7 @@ def baseline_archive(state_dict: Path, labels: list[str], taps: list[int], work:
     names = work / "index_to_name.json"
     names.write_text(json.dumps({str(i): label for i, label in enumerate(labels)}))
     config = model_config(BASELINE_DIR / "model-config.yaml", work, {})
-    command = [
-        venv_tool("torch-model-archiver"),
+    arguments = [
         *("--model-name", NAME, "--version", "1.0"),
         *("--model-file", str(BASELINE_DIR / "baseline_model.py")),
         *("--serialized-file", str(state_dict)),
@@ -77,7 +76,7 @@ def baseline_archive(state_dict: Path, labels: list[str], taps: list[int], work:
         *("--config-file", str(config), "--export-path", str(work / "store"), "--force"),
     ]
     (work / "store").mkdir(parents=True, exist_ok=True)
-    subprocess.run(command, check=True)
+    run_archiver(arguments)
     return work / "store"
 
 

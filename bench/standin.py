@@ -11,6 +11,7 @@ stand in for ``src/ai_detector/inference/default_model`` until that exists. Both
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from ai_detector.inference.metadata import METADATA_FILE, ModelMetadata
 from ai_detector.pipeline.data.records import CLASS_ORDER, Record, sha256_file, write_records
 
 log = logging.getLogger("bench")
+ROOT = Path(__file__).resolve().parents[1]
 
 STANDIN_VERSION = "bench-standin-random-head"
 
@@ -29,6 +31,7 @@ def standin_checkpoint(path: Path, labels: tuple[str, ...] = CLASS_ORDER, seed: 
         return path
     import torch
 
+    from ai_detector.pipeline.backbone import BACKBONE, backbone_image_spec
     from ai_detector.pipeline.model import DEFAULT_TAPS, DetectorNet
 
     torch.manual_seed(seed)
@@ -36,6 +39,8 @@ def standin_checkpoint(path: Path, labels: tuple[str, ...] = CLASS_ORDER, seed: 
     metadata = ModelMetadata(
         labels=labels,
         version=STANDIN_VERSION,
+        backbone=BACKBONE,
+        **dataclasses.asdict(backbone_image_spec()),
         extra={"architecture": {"taps": list(DEFAULT_TAPS)}},
     )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,13 +73,14 @@ def standin_model(work: Path) -> Path:
         log.info("using the cached stand-in model %s", model_dir)
         return model_dir
     from ai_detector.pipeline.export import export
-    from ai_detector.pipeline.params import ExportParams
+    from ai_detector.pipeline.params import load_params
 
     checkpoint = standin_checkpoint(work / "checkpoint.pt")
     records = _calibration_records(work / "calibration", 24)
     # Parity with fp32 means nothing for a random head: always take plain int8 (no fp32
     # cascade), and calibrate with one method to keep the build short.
-    params = ExportParams(
+    params = dataclasses.replace(
+        load_params(ROOT / "params.yaml").export,
         calibration_images=24,
         fallback_images=0,
         calibration_methods=("MinMax",),

@@ -7,22 +7,28 @@ worker of the model can answer.
 TorchServe's /ping alone is not enough: measured on 0.12.0, it answered 200 "Healthy"
 with no worker at all (scaled to 0, or both dead and restarting) while every
 prediction got a 503. So this also asks the management API (on the container's
-loopback) for the model's workers and wants at least one READY. With token auth
-turned on, both calls need keys: they are read from the key file TorchServe writes
-into its working directory. Standard library only, so the image needs no curl.
+loopback) for the model's workers and wants at least one READY. The image runs with
+token auth on, so both calls send keys: $AI_DETECTOR_TOKEN (inference) and
+$AI_DETECTOR_MANAGEMENT_TOKEN when set, else the keys in the key_file.json TorchServe
+writes into its working directory (the image's WORKDIR, where this check runs).
+Standard library and the installed package only, so the image needs no curl.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-KEY_FILE = Path("/home/model-server/key_file.json")
+from ai_detector.serving import MODEL_NAME, TOKEN_ENV
+
+KEY_FILE = Path("key_file.json")
+MANAGEMENT_TOKEN_ENV = "AI_DETECTOR_MANAGEMENT_TOKEN"
 PING_URL = "http://127.0.0.1:8080/ping"
-MODEL_URL = "http://127.0.0.1:8081/models/ai-detector"
+MODEL_URL = f"http://127.0.0.1:8081/models/{MODEL_NAME}"
 
 
 def _get(url: str, key: str | None) -> tuple[int, bytes]:
@@ -39,16 +45,25 @@ def ready_workers(body: bytes) -> int:
     return sum(w.get("status") == "READY" for m in models for w in m.get("workers", []))
 
 
+def keys() -> tuple[str | None, str | None]:
+    """(inference, management) keys: the environment's, else the key file's, else None."""
+    stored = json.loads(KEY_FILE.read_text()) if KEY_FILE.is_file() else {}
+    return (
+        os.environ.get(TOKEN_ENV) or stored.get("inference", {}).get("key"),
+        os.environ.get(MANAGEMENT_TOKEN_ENV) or stored.get("management", {}).get("key"),
+    )
+
+
 def main(argv: list[str]) -> int:
     ping_url = argv[1] if len(argv) > 1 else PING_URL
     model_url = argv[2] if len(argv) > 2 else MODEL_URL
-    keys = json.loads(KEY_FILE.read_text()) if KEY_FILE.is_file() else {}
+    inference_key, management_key = keys()
     try:
-        status, _ = _get(ping_url, keys.get("inference", {}).get("key"))
+        status, _ = _get(ping_url, inference_key)
         if status != 200:
             sys.stderr.write(f"unhealthy: /ping answered {status}\n")
             return 1
-        _, body = _get(model_url, keys.get("management", {}).get("key"))
+        _, body = _get(model_url, management_key)
     except (OSError, urllib.error.URLError) as error:
         sys.stderr.write(f"unhealthy: {error}\n")
         return 1

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ai_detector.pipeline.package import build_archive
+from ai_detector.serving import MODEL_NAME
 from ai_detector.serving.torchserve import (
     Server,
     loopback_config,
@@ -27,7 +28,7 @@ from ai_detector.serving.torchserve import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-NAME = "ai-detector"
+NAME = MODEL_NAME
 
 
 def archive(model_dir: Path, store: Path, config: Path | None = None) -> Path:

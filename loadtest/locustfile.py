@@ -25,6 +25,7 @@ import gevent
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.env import Environment
 
+from ai_detector.serving import MODEL_NAME, auth_headers
 from loadtest.checks import Check, check_verdict, expect_error
 from loadtest.traffic import (
     NOT_AN_IMAGE,
@@ -37,7 +38,7 @@ from loadtest.traffic import (
 
 log = logging.getLogger("loadtest")
 
-PREDICT_PATH = "/predictions/ai-detector"
+PREDICT_PATH = f"/predictions/{MODEL_NAME}"
 STEP_SETTLE_S = 3.0  # dropped at the start of each ramp step while users join
 
 PAYLOADS: list[Payload] = []
@@ -119,7 +120,8 @@ class DetectorUser(FastHttpUser):
         self._post(OVERSIZE, "bad: 21 MiB body", "", expect_error(413, "image_too_large"))
 
     def _post(self, body: bytes, name: str, content_type: str, check: Check) -> None:
-        headers = {"Content-Type": content_type} if content_type else None
+        # $AI_DETECTOR_TOKEN when the server has token auth on (the Docker image).
+        headers = {**auth_headers(), **({"Content-Type": content_type} if content_type else {})}
         data: Any = body  # typed as str in FastHttpSession, but bytes go out unchanged
         with self.client.post(
             PREDICT_PATH, data=data, headers=headers, name=name, catch_response=True

@@ -23,6 +23,8 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+from ai_detector.serving import auth_headers
+
 NO_ANSWER = 0
 DROPPED = -1  # never sent: max_inflight requests were already open
 
@@ -50,7 +52,7 @@ def _session(connections: int, timeout: float) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=connections),
         timeout=aiohttp.ClientTimeout(total=timeout),
-        headers={"Content-Type": "application/octet-stream"},
+        headers={"Content-Type": "application/octet-stream", **auth_headers()},
     )
 
 

@@ -58,14 +58,15 @@ def start_server(host: str) -> Path:
     """Build the archive and start TorchServe as `make serve` does; returns its log folder."""
     from ai_detector.inference.predictor import resolve_model_dir
     from ai_detector.pipeline.package import build_archive
+    from ai_detector.serving import MODEL_NAME
     from ai_detector.serving.torchserve import start
 
     config = ROOT / "config.properties"
     if read_properties(config).get("inference_address") != host:
         raise RuntimeError(f"nothing answers at {host} and config.properties does not serve it")
     log.info("nothing answers at %s: starting TorchServe", host)
-    build_archive(resolve_model_dir(None), ROOT / "model_store", "ai-detector")
-    start(config, ROOT / "model_store", "ai-detector", ROOT / "logs")
+    build_archive(resolve_model_dir(None), ROOT / "build" / "model_store")
+    start(config, ROOT / "build" / "model_store", MODEL_NAME, ROOT / "logs")
     return ROOT / "logs"
 
 

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from harness.images import encode, photo_like
 
+from ai_detector.inference.formats import IMAGE_SUFFIXES
+
 NOT_AN_IMAGE = b"plain text, not an image\n" * 8
 # Over the handler's 20 MiB limit, under the frontend's 25 MiB: the answer is a JSON 413.
 OVERSIZE = b"\xff\xd8\xff" + b"\0" * (21 * 1024 * 1024)
 PACING_BLOCK = 10  # requests per pacing block (see Pacer)
 MAX_LAG_S = 2.0
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif"}
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ test run itself.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +19,15 @@ from PIL import Image
 from ai_detector.inference.metadata import ModelMetadata
 
 TINY_LABELS = ("Real", "AI-generated", "Deepfake")
+# The input of the tiny test models (ModelMetadata's ImageSpec fields): what the shipped
+# EfficientNet-Lite0 takes, so the tests preprocess what production does.
+TINY_INPUT: dict[str, Any] = {
+    "backbone": "tiny",
+    "input_size": 224,
+    "resize_size": 256,
+    "mean": (0.5, 0.5, 0.5),
+    "std": (0.5, 0.5, 0.5),
+}
 
 
 encode_image = encode
@@ -83,7 +94,7 @@ def write_tiny_onnx_model(
     onnx.checker.check_model(model)
     model_dir.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(model_dir / file))
-    metadata = ModelMetadata(labels=labels, version="tiny-test-1", fake_threshold=0.5)
+    metadata = ModelMetadata(labels=labels, version="tiny-test-1", fake_threshold=0.5, **TINY_INPUT)
     metadata.save(model_dir)
     return metadata
 
@@ -93,3 +104,12 @@ def tiny_model_dir(tmp_path: Path) -> Path:
     model_dir = tmp_path / "tiny_model"
     write_tiny_onnx_model(model_dir)
     return model_dir
+
+
+def repo_params(section: str, **changes: Any) -> Any:
+    """A section of the repository's params.yaml with some values changed: the dataclasses
+    have no defaults of their own (params.yaml is the one source of them)."""
+    from ai_detector.pipeline.params import load_params
+
+    values = getattr(load_params(Path(__file__).resolve().parents[1] / "params.yaml"), section)
+    return dataclasses.replace(values, **changes)

@@ -71,6 +71,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     env = pipeline_env(work)
     subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=work, env=env, check=True)
+    # The repository's ignore list: bytecode written while stages run is not code.
+    shutil.copy(ROOT / ".dvcignore", work / ".dvcignore")
     subprocess.run(["dvc", "repro"], cwd=work, env=env, check=True, timeout=900)
     return work
 
@@ -156,15 +158,53 @@ def test_metrics_and_plots_are_written(project):
             assert (project / "models" / "model" / entry["model_file"]).is_file()
     for plot in ("confusion.csv", "roc.json", "pr.json"):
         assert (project / "plots" / plot).is_file()
+    headline = json.loads((project / "metrics" / "headline.json").read_text())
+    assert headline["macro_f1"] == evaluation["test"]["macro_f1"]
+    assert headline["precision"] == shipped["precision"]
+    assert headline["latency_ms"] > 0
+
+
+def test_dvc_metrics_show_is_a_short_headline_table(project):
+    """Only the headline file is a metric: the detail stays out of the 200-column table."""
     shown = subprocess.run(
-        ["dvc", "metrics", "show", "--json"],
+        ["dvc", "metrics", "show"],
         cwd=project,
-        env=pipeline_env(project),
+        env={**pipeline_env(project), "COLUMNS": "200"},
         capture_output=True,
         text=True,
         check=True,
     )
-    assert "macro_f1" in shown.stdout
+    lines = shown.stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["metrics/headline.json"]
+    for name in ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "ece", "latency_ms"):
+        assert name in lines[0]
+    assert max(len(line) for line in lines) <= 200, shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("code", "stage"),
+    [
+        ("src/ai_detector/pipeline/finetune.py", "train"),
+        ("src/ai_detector/inference/preprocess.py", "evaluate"),
+        ("src/ai_detector/serving/handler.py", "package"),
+    ],
+)
+def test_changing_a_stages_code_makes_dvc_status_report_it(project, code, stage):
+    path = project / code
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original + b"\n# changed\n")
+        status = subprocess.run(
+            ["dvc", "status", "--json"],
+            cwd=project,
+            env=pipeline_env(project),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        path.write_bytes(original)
+    assert stage in json.loads(status.stdout)
 
 
 def test_every_stage_is_logged_to_mlflow_and_the_model_registered(project):

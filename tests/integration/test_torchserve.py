@@ -185,3 +185,6 @@ def test_the_describe_api_says_which_precision_runs(tiny_server):
     assert described["model_version"] == "tiny-test-1"
     assert described["precision"] == "fp32"
     assert isinstance(described["int8_exact_sums_forced"], bool)
+    # The archive's model-config.yaml reaches the handler: its threads per worker run.
+    config = yaml.safe_load((SERVE_DIR / "model-config.yaml").read_text())
+    assert described["threads"] == config["handler"]["threads"]

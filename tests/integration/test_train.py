@@ -8,11 +8,12 @@ import pytest
 import torch
 import yaml
 
-from ai_detector.inference.preprocess import ImageSpec, preprocess_bytes
-from ai_detector.pipeline.params import PrepareParams, TrainParams
+from ai_detector.inference.preprocess import preprocess_bytes
+from ai_detector.pipeline.backbone import backbone_image_spec
+from ai_detector.pipeline.model import load_checkpoint
 from ai_detector.pipeline.prepare import prepare
-from ai_detector.pipeline.train import load_checkpoint, train
-from tests.conftest import encode_image, textured_image
+from ai_detector.pipeline.train import train
+from tests.conftest import encode_image, repo_params, textured_image
 from tests.datasets_helpers import make_folder_dataset
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -38,7 +39,14 @@ def records(tmp_path_factory):
         )
     )
     prepare(
-        PrepareParams(sources=str(sources), seed=0, val_fraction=0.25, test_fraction=0.25),
+        repo_params(
+            "prepare",
+            sources=str(sources),
+            seed=0,
+            val_fraction=0.25,
+            test_fraction=0.25,
+            deepfakes_from="",
+        ),
         work / "prepared",
     )
     return work / "prepared" / "records.csv"
@@ -46,8 +54,13 @@ def records(tmp_path_factory):
 
 @pytest.mark.parametrize("recipe", ["head", "finetune"])
 def test_recipe_learns_and_saves_a_loadable_checkpoint(records, tmp_path, recipe):
-    params = TrainParams(
+    params = repo_params(
+        "train",
         recipe=recipe,
+        # A faster head than the real recipe's: the tiny set must be learnt in 30 epochs.
+        lr=0.003,
+        weight_decay=0.01,
+        finetune_from=5,
         epochs=30,
         augment_views=1,
         batch_size=8,
@@ -62,7 +75,8 @@ def test_recipe_learns_and_saves_a_loadable_checkpoint(records, tmp_path, recipe
     assert saved["temperature"] == pytest.approx(metrics["temperature"])
     model, metadata = load_checkpoint(tmp_path / "checkpoint.pt")
     assert metadata.extra["recipe"] == recipe
-    spec = ImageSpec()
+    spec = metadata.image_spec
+    assert spec == backbone_image_spec()
     fake = preprocess_bytes(
         encode_image(textured_image((64, 48), seed=901, tint="red"), "JPEG"), spec
     )
@@ -78,11 +92,11 @@ def test_recipe_learns_and_saves_a_loadable_checkpoint(records, tmp_path, recipe
 
 def test_unknown_recipe_is_refused(records, tmp_path):
     with pytest.raises(ValueError, match="recipe"):
-        train(TrainParams(recipe="magic"), records, tmp_path)
+        train(repo_params("train", recipe="magic"), records, tmp_path)
 
 
 def test_second_run_reuses_cached_features(records, tmp_path, caplog):
-    params = TrainParams(epochs=5, augment_views=1, batch_size=8)
+    params = repo_params("train", epochs=5, augment_views=1, batch_size=8)
     train(params, records, tmp_path / "a", cache_dir=tmp_path / "cache")
     caplog.set_level("INFO", logger="ai_detector.pipeline.train")
     train(params, records, tmp_path / "b", cache_dir=tmp_path / "cache")

@@ -7,8 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ai_detector.inference.preprocess import ImageSpec, preprocess_image
+from ai_detector.inference.preprocess import preprocess_image
 from ai_detector.pipeline.backbone import (
+    backbone_image_spec,
     create_backbone,
     map_efficientnet_pytorch_keys,
     pretrained_weights_path,
@@ -40,7 +41,7 @@ def test_same_logits_as_the_original_efficientnet_lite(backbone):
 def test_sensible_imagenet_top5_on_a_real_photo(backbone):
     skimage_data = pytest.importorskip("skimage.data")
     photo = Image.fromarray(skimage_data.chelsea())  # a photo of a tabby cat
-    x = torch.from_numpy(preprocess_image(photo, ImageSpec()))[None]
+    x = torch.from_numpy(preprocess_image(photo, backbone_image_spec()))[None]
     with torch.no_grad():
         top5 = backbone(x).softmax(dim=1).topk(5).indices[0].tolist()
     assert top5[0] in CATS

@@ -88,3 +88,17 @@ def test_secrets_stay_out_of_repr() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings({"BOT_TOKEN": TOKEN, **env})
+
+
+def test_the_default_webhook_port_is_none_of_torchserves() -> None:
+    """It used to be 8081, TorchServe's management port on the same host."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    from ai_detector.serving.torchserve import read_properties
+
+    config = read_properties(Path(__file__).resolve().parents[2] / "config.properties")
+    ports = {urlsplit(v).port for k, v in config.items() if k.endswith("_address") and "//" in v}
+    ports |= {int(v) for k, v in config.items() if k.startswith("grpc_") and k.endswith("_port")}
+    assert {8080, 8081, 8082} <= ports
+    assert load_settings({"BOT_TOKEN": TOKEN}).webhook_port not in ports

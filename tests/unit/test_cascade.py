@@ -12,11 +12,14 @@ from ai_detector.inference.cascade import (
     needs_fallback,
     verdict_shift,
 )
+from ai_detector.inference.decision import decide, softmax
 from ai_detector.inference.metadata import ModelMetadata
-from ai_detector.inference.predictor import Predictor, decide, softmax
-from tests.conftest import TINY_LABELS, write_tiny_onnx_model
+from ai_detector.inference.predictor import Predictor
+from tests.conftest import TINY_INPUT, TINY_LABELS, write_tiny_onnx_model
 
-META = ModelMetadata(labels=TINY_LABELS, version="t", fake_threshold=0.4, temperature=1.5)
+META = ModelMetadata(
+    labels=TINY_LABELS, version="t", fake_threshold=0.4, temperature=1.5, **TINY_INPUT
+)
 
 
 def _verdicts(logits: np.ndarray, metadata: ModelMetadata = META) -> np.ndarray:

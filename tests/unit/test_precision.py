@@ -10,12 +10,14 @@ import pytest
 from ai_detector.inference.metadata import Candidate, ModelMetadata
 from ai_detector.inference.precision import PRECISION_ENV, choose, cost_ms, pick
 from ai_detector.inference.predictor import Predictor
-from tests.conftest import write_tiny_onnx_model
+from tests.conftest import TINY_INPUT, write_tiny_onnx_model
 
 FP32 = Candidate("fp32", "model_fp32.onnx")
 INT8 = Candidate("int8", "model.onnx", passed=False)
 CASCADE = Candidate("int8+fp32", "model.onnx", "model_fp32.onnx", 0.5, 0.25)
-META = ModelMetadata(labels=("Real", "AI-generated"), version="t", candidates=(FP32, INT8, CASCADE))
+META = ModelMetadata(
+    labels=("Real", "AI-generated"), version="t", candidates=(FP32, INT8, CASCADE), **TINY_INPUT
+)
 
 
 def test_a_cascade_costs_its_model_plus_its_share_of_the_fallback():

@@ -5,17 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ai_detector.inference.decision import decide, softmax
 from ai_detector.inference.errors import InputError, NotAnImageError
 from ai_detector.inference.metadata import ModelMetadata
 from ai_detector.inference.predictor import (
     DEFAULT_MODEL_DIR,
     MODEL_DIR_ENV,
     Predictor,
-    decide,
     resolve_model_dir,
-    softmax,
 )
-from tests.conftest import write_tiny_onnx_model
+from tests.conftest import TINY_INPUT, write_tiny_onnx_model
 
 
 @pytest.fixture
@@ -82,7 +81,7 @@ def test_batch_equals_single(predictor, make_image):
 
 def test_threshold_turns_doubt_into_a_fake_verdict():
     meta = ModelMetadata(
-        labels=("Real", "AI-generated", "Deepfake"), version="1", fake_threshold=0.3
+        labels=("Real", "AI-generated", "Deepfake"), version="1", fake_threshold=0.3, **TINY_INPUT
     )
     probabilities = np.array([[0.65, 0.2, 0.15], [0.75, 0.1, 0.15], [0.2, 0.3, 0.5]])
     assert decide(probabilities, meta).tolist() == [1, 0, 2]

@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 
 from ai_detector.pipeline.data.records import read_records
-from ai_detector.pipeline.params import PrepareParams
 from ai_detector.pipeline.prepare import prepare
+from tests.conftest import repo_params
 from tests.datasets_helpers import image_bytes, make_cifake_dataset, make_folder_dataset
 
 
@@ -45,7 +45,14 @@ def test_prepare_splits_dedupes_and_reports(tmp_path):
         ],
     )
     report = prepare(
-        PrepareParams(sources=sources, seed=1, val_fraction=0.2, test_fraction=0.2),
+        repo_params(
+            "prepare",
+            sources=sources,
+            seed=1,
+            val_fraction=0.2,
+            test_fraction=0.2,
+            deepfakes_from="",
+        ),
         tmp_path / "out",
     )
     records = read_records(tmp_path / "out" / "records.csv")
@@ -86,7 +93,7 @@ def test_prepare_is_deterministic(tmp_path):
             }
         ],
     )
-    params = PrepareParams(sources=sources, seed=7)
+    params = repo_params("prepare", sources=sources, seed=7, deepfakes_from="")
     prepare(params, tmp_path / "a")
     prepare(params, tmp_path / "b")
     assert (tmp_path / "a" / "records.csv").read_text() == (
@@ -113,7 +120,9 @@ def test_self_blended_deepfakes_inherit_their_parents_split(tmp_path):
             }
         ],
     )
-    params = PrepareParams(sources=sources, seed=3, deepfakes_from="faces", deepfakes_per_real=1.0)
+    params = repo_params(
+        "prepare", sources=sources, seed=3, deepfakes_from="faces", deepfakes_per_real=1.0
+    )
     prepare(params, tmp_path / "out")
     records = read_records(tmp_path / "out" / "records.csv")
     deepfakes = [r for r in records if r.label == "Deepfake"]
@@ -143,7 +152,9 @@ def test_report_counts_files_carrying_provenance_per_source_and_label(tmp_path):
             }
         ],
     )
-    report = prepare(PrepareParams(sources=sources, seed=1), tmp_path / "out")
+    report = prepare(
+        repo_params("prepare", sources=sources, seed=1, deepfakes_from=""), tmp_path / "out"
+    )
     assert report["provenance"] == {
         "set": {
             "AI-generated": {"files": 8, "any": 2, "generator-metadata": 1, "iptc": 1},

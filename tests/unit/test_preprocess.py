@@ -26,7 +26,7 @@ from ai_detector.inference.preprocess import (
 )
 from tests.conftest import encode_image, textured_image
 
-SPEC = ImageSpec()
+SPEC = ImageSpec(224, 256, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "AVIF"])
@@ -134,7 +134,7 @@ def test_one_step_crop_matches_resize_then_crop():
 
 
 def test_normalize_uses_the_spec_mean_and_std():
-    spec = ImageSpec(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    spec = ImageSpec(224, 256, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
     white = Image.new("RGB", (224, 224), (255, 255, 255))
     assert np.allclose(normalize(white, spec), 1.0)
 
@@ -173,7 +173,7 @@ def _large(size: tuple[int, int], seed: int) -> Image.Image:
 def _preprocess_without_shrinking(data: bytes, monkeypatch) -> np.ndarray:
     with monkeypatch.context() as patch:
         patch.setattr(preprocess, "SHRINK_ABOVE", 10**12)
-        return preprocess_bytes(data, ImageSpec())
+        return preprocess_bytes(data, SPEC)
 
 
 @pytest.mark.slow
@@ -182,7 +182,7 @@ def test_images_up_to_the_shrink_limit_keep_their_exact_pixels(monkeypatch):
     side = int(preprocess.SHRINK_ABOVE**0.5)  # just under the limit
     data = encode_image(_large((side, side - 1), seed=3).convert("RGBA"), "PNG")
     assert np.array_equal(
-        preprocess_bytes(data, ImageSpec()), _preprocess_without_shrinking(data, monkeypatch)
+        preprocess_bytes(data, SPEC), _preprocess_without_shrinking(data, monkeypatch)
     )
 
 
@@ -192,9 +192,9 @@ def test_a_huge_image_is_shrunk_on_load_and_stays_close(monkeypatch, mode):
     picture = _large((4200, 3000), seed=5)
     picture = picture.convert("L").convert("I;16") if mode == "I;16" else picture.convert(mode)
     data = encode_image(picture, "PNG")
-    decoded = decode_image(data, draft_size=ImageSpec().resize_size)
+    decoded = decode_image(data, draft_size=SPEC.resize_size)
     assert decoded.size == (4200 // 5, 3000 // 5)  # reduced by 3000 // (2 * 256)
-    shrunk = preprocess_bytes(data, ImageSpec())
+    shrunk = preprocess_bytes(data, SPEC)
     full = _preprocess_without_shrinking(data, monkeypatch)
     assert np.abs(shrunk - full).mean() < 0.02
 

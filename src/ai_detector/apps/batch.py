@@ -26,9 +26,9 @@ from typing import IO
 
 from ai_detector.inference.errors import CorruptImageError, ImageTooLargeError, InputError
 from ai_detector.inference.explain import Explanation, explain_bytes, write_overlay
+from ai_detector.inference.formats import IMAGE_SUFFIXES
 from ai_detector.inference.predictor import Prediction, Predictor
 from ai_detector.inference.preprocess import MAX_BYTES
-from ai_detector.pipeline.data.sources import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,10 @@
 """Model metadata: everything needed to use a trained model, saved next to its weights.
 
-A model directory holds ``metadata.json`` beside the model file. Labels, input size,
-normalisation, the decision threshold and the calibration temperature are read from
-here by every consumer (Predictor, handler, evaluation, export), never repeated as
-constants (nanoGPT keeps its model args in the checkpoint for the same reason).
+A model directory holds ``metadata.json`` beside the model file. Labels, the input
+(size, normalisation, resampling: ImageSpec), the decision threshold and the calibration
+temperature are read from here by every consumer (Predictor, handler, evaluation,
+export), never repeated as constants (nanoGPT keeps its model args in the checkpoint
+for the same reason).
 
     python -c "from ai_detector.inference.metadata import ModelMetadata as M; \
         print(M.load('models/model'))"
@@ -17,9 +18,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ai_detector.inference.preprocess import ImageSpec
-
 METADATA_FILE = "metadata.json"
+# PIL resampling filters, by the names timm's data config uses for them.
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """How a model wants its input: crop size, resize size, normalisation, resampling.
+
+    Training takes it from the backbone's timm data config
+    (:func:`ai_detector.pipeline.backbone.backbone_image_spec`); every consumer after
+    that reads it from metadata.json.
+    """
+
+    input_size: int
+    resize_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    # Models exported before the spec came from timm were trained with bilinear.
+    interpolation: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(
+                f"interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -57,12 +81,14 @@ class ModelMetadata:
 
     labels: tuple[str, ...]
     version: str
+    backbone: str
+    # The backbone's input (ImageSpec), flat as in metadata.json.
+    input_size: int
+    resize_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: str = "bilinear"
     model_file: str = "model.onnx"
-    backbone: str = "tf_efficientnet_lite0"
-    input_size: int = 224
-    resize_size: int = 256
-    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     # The label of authentic photos. An image is called fake when the summed
     # probability of all other labels reaches ``fake_threshold`` (chosen on validation
     # to reach a recall target), and then gets the most probable fake label.
@@ -96,6 +122,7 @@ class ModelMetadata:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         if self.resize_size < self.input_size:
             raise ValueError("resize_size must be at least input_size")
+        self.image_spec  # noqa: B018  (checks the interpolation's name)
         if self.fallback_margin < 0:
             raise ValueError(f"fallback_margin must be >= 0, got {self.fallback_margin}")
         if self.min_speedup < 1.0:
@@ -125,7 +152,7 @@ class ModelMetadata:
 
     @property
     def image_spec(self) -> ImageSpec:
-        return ImageSpec(self.input_size, self.resize_size, self.mean, self.std)
+        return ImageSpec(self.input_size, self.resize_size, self.mean, self.std, self.interpolation)
 
     @property
     def real_index(self) -> int:

@@ -23,6 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ai_detector.inference.cascade import needs_fallback
+from ai_detector.inference.decision import decide, softmax
 from ai_detector.inference.errors import InputError
 from ai_detector.inference.metadata import METADATA_FILE, ModelMetadata
 from ai_detector.inference.precision import choose
@@ -51,22 +52,6 @@ def resolve_model_dir(explicit: str | Path | None = None) -> Path:
     if (PIPELINE_MODEL_DIR / METADATA_FILE).is_file():
         return PIPELINE_MODEL_DIR
     return DEFAULT_MODEL_DIR
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    scaled = logits.astype(np.float64) / temperature
-    scaled -= scaled.max(axis=1, keepdims=True)
-    exp = np.exp(scaled)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def decide(probabilities: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
-    """Label index per row: a fake label once P(not real) reaches the threshold."""
-    real = metadata.real_index
-    fake_mass = 1.0 - probabilities[:, real]
-    masked = probabilities.copy()
-    masked[:, real] = -1.0
-    return np.where(fake_mass >= metadata.fake_threshold, masked.argmax(axis=1), real)
 
 
 class Predictor:
@@ -122,6 +107,7 @@ class Predictor:
             "candidates": [c.name for c in self.metadata.runnable],
             "model_ms_per_file": {k: round(v, 3) for k, v in self.timings_ms.items()},
             "int8_exact_sums_forced": int8_saturates(),
+            "threads": self.session.get_session_options().intra_op_num_threads,
         }
 
     def first_pass(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,6 @@ import io
 import logging
 import sys
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -27,6 +26,7 @@ from ai_detector.inference.errors import (
     ImageTooSmallError,
     NotAnImageError,
 )
+from ai_detector.inference.metadata import ImageSpec
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +61,6 @@ def _register_plugins() -> None:
 
 
 _register_plugins()
-
-
-@dataclass(frozen=True)
-class ImageSpec:
-    """How a model wants its input: crop size, resize size and normalisation."""
-
-    input_size: int = 224
-    resize_size: int = 256
-    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
 
 
 def decode_image(
@@ -165,7 +155,7 @@ def center_crop_resize(image: Image.Image, spec: ImageSpec) -> Image.Image:
     top = (height - box_side) / 2
     return image.resize(
         (spec.input_size, spec.input_size),
-        Image.Resampling.BILINEAR,
+        Image.Resampling[spec.interpolation.upper()],
         box=(left, top, left + box_side, top + box_side),
     )
 
@@ -190,11 +180,15 @@ def preprocess_bytes(data: bytes, spec: ImageSpec, draft: bool = True) -> np.nda
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ai_detector.inference.metadata import ModelMetadata
+    from ai_detector.inference.predictor import resolve_model_dir
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = sys.argv[1:] if argv is None else argv
+    spec = ModelMetadata.load(resolve_model_dir()).image_spec
     for path in args:
         with open(path, "rb") as handle:
-            array = preprocess_bytes(handle.read(), ImageSpec())
+            array = preprocess_bytes(handle.read(), spec)
         log.info("%s: shape=%s mean=%.3f std=%.3f", path, array.shape, array.mean(), array.std())
     return 0
 

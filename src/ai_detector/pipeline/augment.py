@@ -14,7 +14,8 @@ import random
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ai_detector.inference.preprocess import ImageSpec, normalize
+from ai_detector.inference.metadata import ImageSpec
+from ai_detector.inference.preprocess import normalize
 
 
 def jpeg_recompress(image: Image.Image, quality: int) -> Image.Image:

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ai_detector.inference.metadata import ImageSpec
+
 if TYPE_CHECKING:
     import torch
 
@@ -44,6 +46,29 @@ _DEPTHWISE = {
 }
 _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2"}
 _FC = {"_fc": "classifier"}
+
+
+def backbone_image_spec() -> ImageSpec:
+    """The input the pretrained backbone expects, from timm's data config for it: crop
+    size, resize size (crop size / crop_pct), mean, std and interpolation. Training uses
+    it and writes it into metadata.json, where every consumer of the model reads it."""
+    import timm
+    from timm.data import resolve_data_config
+
+    pretrained = timm.get_pretrained_cfg(BACKBONE)
+    if pretrained is None:
+        raise ValueError(f"timm has no pretrained config for {BACKBONE}")
+    config = resolve_data_config(pretrained_cfg=pretrained.to_dict())
+    if config.get("crop_mode", "center") != "center":
+        raise ValueError(f"{BACKBONE}: only centre crops are supported, not {config['crop_mode']}")
+    size = int(config["input_size"][-1])
+    return ImageSpec(
+        input_size=size,
+        resize_size=round(size / config["crop_pct"]),
+        mean=tuple(config["mean"]),
+        std=tuple(config["std"]),
+        interpolation=config["interpolation"],
+    )
 
 
 def pretrained_weights_path() -> Path:
@@ -120,12 +145,12 @@ def create_backbone(
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from ai_detector.inference.preprocess import ImageSpec, preprocess_bytes
+    from ai_detector.inference.preprocess import preprocess_bytes
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     model = create_backbone()
     for path in sys.argv[1:] if argv is None else argv:
-        array = preprocess_bytes(Path(path).read_bytes(), ImageSpec())
+        array = preprocess_bytes(Path(path).read_bytes(), backbone_image_spec())
         with torch.no_grad():
             probs = model(torch.from_numpy(array)[None]).softmax(dim=1)[0]
         top = probs.topk(5)

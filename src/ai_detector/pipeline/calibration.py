@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ai_detector.inference.predictor import softmax
+from ai_detector.inference.decision import softmax
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:

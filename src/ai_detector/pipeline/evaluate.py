@@ -1,13 +1,16 @@
 """DVC stage ``evaluate``: measure the exported model on the held-out test split.
 
     python -m ai_detector.pipeline.evaluate [--model models/model]
-        [--records data/prepared/records.csv] [--metrics metrics/evaluate.json] [--plots plots]
+        [--records data/prepared/records.csv] [--export metrics/export.json]
+        [--metrics metrics/evaluate.json] [--headline metrics/headline.json] [--plots plots]
 
 It runs the shipped artefact through :class:`~ai_detector.inference.predictor.Predictor`, the
 exact path the server takes, so the figures are those users get. Besides the
 overall metrics it reports each source on its own and a robustness table: the same
 metrics after JPEG quality 50, a resize to half and a centre crop, with the drop.
-Plots for ``dvc plots show``: confusion matrix, ROC and PR points.
+Plots for ``dvc plots show``: confusion matrix, ROC and PR points. ``--headline`` gets
+the few figures ``dvc metrics show`` prints (with the export stage's latency);
+``--metrics`` the whole detail.
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ import numpy as np
 from PIL import Image
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from ai_detector.inference.decision import decide
 from ai_detector.inference.precision import EXPORTED
-from ai_detector.inference.predictor import Predictor, decide
+from ai_detector.inference.predictor import Predictor
 from ai_detector.inference.preprocess import decode_image, preprocess_bytes
 from ai_detector.pipeline.data.records import Record, read_records
 from ai_detector.pipeline.metrics import classification_report
-from ai_detector.pipeline.params import EvaluateParams, load_params
-from ai_detector.pipeline.tracking import log_artifacts, log_metrics, stage_run
+from ai_detector.pipeline.params import EvaluateParams, Params
+from ai_detector.pipeline.stage import EVALUATION, EXPORT_REPORT, MODEL, RECORDS, run_stage
+from ai_detector.pipeline.tracking import log_artifacts, log_metrics
 
 log = logging.getLogger(__name__)
 
@@ -189,26 +194,48 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--model", type=Path, default=Path("models/model"))
-    parser.add_argument("--records", type=Path, default=Path("data/prepared/records.csv"))
-    parser.add_argument("--metrics", type=Path, default=Path("metrics/evaluate.json"))
-    parser.add_argument("--plots", type=Path, default=Path("plots"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    params = load_params(args.params).evaluate
-    with stage_run("evaluate", params) as mlflow:
-        results = evaluate(params, args.model, args.records, args.plots)
-        args.metrics.parent.mkdir(parents=True, exist_ok=True)
-        args.metrics.write_text(json.dumps(results, indent=2) + "\n")
-        log_metrics(mlflow, {"test": results["test"], "robustness": results["robustness"]})
-        log_artifacts(mlflow, args.metrics, args.plots)
-    return 0
+    paths = {"model": MODEL, "records": RECORDS, "export": EXPORT_REPORT, "metrics": EVALUATION}
+    paths |= {"headline": "metrics/headline.json", "plots": "plots"}
+    return run_stage("evaluate", __doc__, _run, argv, paths)
+
+
+def headline(results: dict[str, Any], export_report: dict[str, Any]) -> dict[str, Any]:
+    """The few figures `dvc metrics show` prints: test quality, the shipped precision and
+    its latency (batch 1, from the export stage's measurement)."""
+    test = results["test"]
+    return {
+        "accuracy": test["accuracy"],
+        "balanced_accuracy": test["balanced_accuracy"],
+        "macro_f1": test["macro_f1"],
+        "roc_auc": test["roc_auc_fake"],
+        "ece": test["ece"],
+        "precision": results["precision"],
+        "latency_ms": promoted_latency_ms(export_report),
+    }
+
+
+def promoted_latency_ms(report: dict[str, Any]) -> float:
+    """Batch-1 latency of the candidate the export stage promoted, from its report."""
+    promoted = report["promoted"]
+    if promoted == "fp32":
+        return float(report["latency_fp32"]["batch1_ms"])
+    name = promoted.removeprefix("int8-").removesuffix("+fp32")
+    entry = report["int8"][name]
+    timed = entry["cascade"] if promoted.endswith("+fp32") else entry
+    return float(timed["latency"]["batch1_ms"])
+
+
+def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
+    results = evaluate(params.evaluate, args.model, args.records, args.plots)
+    export_report = json.loads(args.export.read_text())
+    for path, values in (
+        (args.metrics, results),
+        (args.headline, headline(results, export_report)),
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values, indent=2) + "\n")
+    log_metrics(mlflow, {"test": results["test"], "robustness": results["robustness"]})
+    log_artifacts(mlflow, args.metrics, args.plots)
 
 
 if __name__ == "__main__":

@@ -30,16 +30,17 @@ import numpy as np
 import onnx
 import torch
 
-from ai_detector.inference.metadata import Candidate, ModelMetadata
+from ai_detector.inference.metadata import Candidate, ImageSpec, ModelMetadata
 from ai_detector.inference.precision import FP32
-from ai_detector.inference.preprocess import ImageSpec, preprocess_bytes
+from ai_detector.inference.preprocess import preprocess_bytes
 from ai_detector.pipeline.cam_graph import add_cam_outputs_file
 from ai_detector.pipeline.data.records import Record, read_records
-from ai_detector.pipeline.params import ExportParams, load_params
+from ai_detector.pipeline.model import load_checkpoint
+from ai_detector.pipeline.params import ExportParams, Params
 from ai_detector.pipeline.promote import Images, logits, search
 from ai_detector.pipeline.speed import measure
-from ai_detector.pipeline.tracking import log_artifacts, register_onnx, stage_run
-from ai_detector.pipeline.train import load_checkpoint
+from ai_detector.pipeline.stage import CHECKPOINT, EXPORT_REPORT, MODEL, RECORDS, run_stage
+from ai_detector.pipeline.tracking import log_artifacts, register_onnx
 
 log = logging.getLogger(__name__)
 
@@ -146,26 +147,16 @@ def export(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--checkpoint", type=Path, default=Path("models/checkpoint.pt"))
-    parser.add_argument("--records", type=Path, default=Path("data/prepared/records.csv"))
-    parser.add_argument("--out", type=Path, default=Path("models/model"))
-    parser.add_argument("--metrics", type=Path, default=Path("metrics/export.json"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    params = load_params(args.params).export
-    with stage_run("export", params) as mlflow:
-        report = export(params, args.checkpoint, args.records, args.out)
-        args.metrics.parent.mkdir(parents=True, exist_ok=True)
-        args.metrics.write_text(json.dumps(report, indent=2) + "\n")
-        log_artifacts(mlflow, args.metrics, args.out)
-        register_onnx(mlflow, args.out / ModelMetadata.load(args.out).model_file, report)
-    return 0
+    paths = {"checkpoint": CHECKPOINT, "records": RECORDS, "out": MODEL, "metrics": EXPORT_REPORT}
+    return run_stage("export", __doc__, _run, argv, paths)
+
+
+def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
+    report = export(params.export, args.checkpoint, args.records, args.out)
+    args.metrics.parent.mkdir(parents=True, exist_ok=True)
+    args.metrics.write_text(json.dumps(report, indent=2) + "\n")
+    log_artifacts(mlflow, args.metrics, args.out)
+    register_onnx(mlflow, args.out / ModelMetadata.load(args.out).model_file, report)
 
 
 if __name__ == "__main__":

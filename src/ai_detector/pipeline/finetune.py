@@ -21,8 +21,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from ai_detector.inference.preprocess import ImageSpec, decode_image, preprocess_image
+from ai_detector.inference.metadata import ImageSpec
+from ai_detector.inference.preprocess import decode_image, preprocess_image
 from ai_detector.pipeline.augment import augment
+from ai_detector.pipeline.backbone import backbone_image_spec
 from ai_detector.pipeline.data.records import Record
 from ai_detector.pipeline.model import DetectorNet
 from ai_detector.pipeline.params import TrainParams
@@ -100,7 +102,7 @@ def finetune(
     params: TrainParams,
 ) -> dict[str, Any]:
     """Fine-tune in place; the best epoch by validation loss is kept. Returns the history."""
-    spec = ImageSpec(params.input_size, params.resize_size)
+    spec = backbone_image_spec()
     train_set = ImageViews(train_records, index, spec, params, train=True)
     val_loader = DataLoader(
         ImageViews(val_records, index, spec, params, train=False), batch_size=params.batch_size

@@ -11,11 +11,13 @@ so the exported ONNX graph needs nothing outside itself.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from ai_detector.inference.metadata import ModelMetadata
 from ai_detector.pipeline.backbone import create_backbone
 
 DEFAULT_TAPS = (2, 4, 6)
@@ -82,3 +84,13 @@ class DetectorNet(nn.Module):
         self.classifier.weight.copy_(weight)
         self.feature_mean.zero_()
         self.feature_std.fill_(1.0)
+
+
+def load_checkpoint(path: Path) -> tuple[DetectorNet, ModelMetadata]:
+    """The trained classifier (eval mode) and its metadata from ``checkpoint.pt``."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    metadata = ModelMetadata.from_dict(checkpoint["metadata"])
+    taps = tuple(metadata.extra["architecture"]["taps"])
+    model = DetectorNet(len(metadata.labels), taps=taps, pretrained=False)
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), metadata

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from ai_detector.inference.metadata import ModelMetadata
-from ai_detector.pipeline.params import load_params
+from ai_detector.pipeline.params import Params
+from ai_detector.pipeline.stage import EVALUATION, MODEL, run_stage
 
 log = logging.getLogger(__name__)
 
@@ -192,24 +192,18 @@ def render(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", type=Path, default=Path("models/model"))
-    parser.add_argument("--evaluation", type=Path, default=Path("metrics/evaluate.json"))
-    parser.add_argument("--report", type=Path, default=Path("data/prepared/report.json"))
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--params", default="params.yaml")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    sources = load_params(args.params).prepare.sources if Path(args.params).is_file() else ""
+    # --out: MODEL_CARD.md in the model directory unless given.
+    paths = {"model": MODEL, "evaluation": EVALUATION, "report": "data/prepared/report.json"}
+    return run_stage("card", __doc__, _run, argv, {**paths, "out": None}, tracked=False)
+
+
+def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
     evaluation = json.loads(args.evaluation.read_text())
     report = json.loads(args.report.read_text())
-    text = render(ModelMetadata.load(args.model), evaluation, report, sources)
+    text = render(ModelMetadata.load(args.model), evaluation, report, params.prepare.sources)
     out = args.out or args.model / "MODEL_CARD.md"
     out.write_text(text)
     log.info("wrote %s", out)
-    return 0
 
 
 if __name__ == "__main__":

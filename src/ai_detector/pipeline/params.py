@@ -1,13 +1,14 @@
 """Pipeline parameters: params.yaml loaded once into typed, frozen dataclasses.
 
-Every DVC stage reads its own section (``load_params().train``...); unknown keys are
-errors, so a typo in params.yaml fails loudly instead of being ignored.
+Every DVC stage reads its own section (``load_params().train``...). params.yaml is the
+only source of the values: the dataclasses have no defaults, so a missing key is an
+error, and so is an unknown one (a typo fails loudly instead of being ignored).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,45 +19,43 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class PrepareParams:
-    sources: str = "configs/sources/dev.yaml"
-    seed: int = 42
-    val_fraction: float = 0.15
-    test_fraction: float = 0.2
+    sources: str
+    seed: int
+    val_fraction: float
+    test_fraction: float
     # Self-blended deepfakes made from the real faces of this source ("" = none).
-    deepfakes_from: str = ""
-    deepfakes_per_real: float = 0.5
+    deepfakes_from: str
+    deepfakes_per_real: float
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    recipe: str = "head"  # "head": frozen backbone, cached features; "finetune": whole network
-    seed: int = 42
-    epochs: int = 200
-    batch_size: int = 64
-    lr: float = 0.003
-    weight_decay: float = 0.01
-    patience: int = 20
-    augment_views: int = 2
-    jpeg_quality: tuple[int, int] = (60, 100)
-    blur_probability: float = 0.1
-    input_size: int = 224
-    resize_size: int = 256
+    recipe: str  # "head": frozen backbone, cached features; "finetune": whole network
+    seed: int
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    patience: int
+    augment_views: int
+    jpeg_quality: tuple[int, int]
+    blur_probability: float
     # Backbone stages whose pooled output feeds the head besides the final features.
-    taps: tuple[int, ...] = (2, 4, 6)
+    taps: tuple[int, ...]
     # recipe "finetune": after the head, these stages onwards learn too (LP-FT).
-    finetune_from: int = 5
-    finetune_epochs: int = 6
-    finetune_lr: float = 0.0003
-    finetune_batch_size: int = 32
-    recall_target: float = 0.97
-    threshold_policy: str = "balanced"  # "balanced" (max balanced accuracy) or "recall_target"
-    version: str = "dev"
+    finetune_from: int
+    finetune_epochs: int
+    finetune_lr: float
+    finetune_batch_size: int
+    recall_target: float
+    threshold_policy: str  # "balanced" (max balanced accuracy) or "recall_target"
+    version: str
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    jpeg_quality: int = 50
-    batch_size: int = 64
+    jpeg_quality: int
+    batch_size: int
 
 
 # onnxruntime.quantization.CalibrationMethod names.
@@ -67,24 +66,24 @@ TIE_BREAK_KINDS = ("fp32", "int8", "cascade")
 
 @dataclass(frozen=True)
 class ExportParams:
-    opset: int = 18
-    quantize: bool = True
-    calibration_images: int = 128
-    bias_correction_images: int = 128
+    opset: int
+    quantize: bool
+    calibration_images: int
+    bias_correction_images: int
     # Candidates: how many leading convolutions stay fp32 (one model per value and method).
-    float_convs: tuple[int, ...] = (1,)
-    calibration_methods: tuple[str, ...] = ("MinMax", "Percentile")
+    float_convs: tuple[int, ...]
+    calibration_methods: tuple[str, ...]
     # Training images (beside the calibration and correction ones) that fit the margin of
     # the int8 -> fp32 cascade; 0 = no cascade candidates.
-    fallback_images: int = 512
-    min_agreement: float = 0.99
-    max_f1_drop: float = 0.005
+    fallback_images: int
+    min_agreement: float
+    max_f1_drop: float
     # Where it runs, an int8 candidate replaces fp32 only if this many times faster
     # (ai_detector.inference.precision); written into metadata.json.
-    min_speedup: float = 1.1
+    min_speedup: float
     # Candidates whose timings lie within the fastest's spread: the first kind here ships
     # (ai_detector.pipeline.speed), so noise cannot change the shipped precision.
-    tie_break: tuple[str, ...] = ("fp32", "int8", "cascade")
+    tie_break: tuple[str, ...]
 
     def __post_init__(self) -> None:
         # Checked here so a typo fails at once, not after minutes of calibration.
@@ -111,25 +110,22 @@ class ExportParams:
 
 
 @dataclass(frozen=True)
-class PackageParams:
-    model_name: str = "ai-detector"
-
-
-@dataclass(frozen=True)
 class Params:
-    prepare: PrepareParams = field(default_factory=PrepareParams)
-    train: TrainParams = field(default_factory=TrainParams)
-    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
-    export: ExportParams = field(default_factory=ExportParams)
-    package: PackageParams = field(default_factory=PackageParams)
+    prepare: PrepareParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    export: ExportParams
 
 
-def _build(cls: type[T], values: dict[str, Any] | None) -> T:
+def _build(section: str, cls: type[T], values: dict[str, Any] | None) -> T:
     values = dict(values or {})
-    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = set(values) - set(known)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(values) - names
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys in params: {sorted(unknown)}")
+        raise ValueError(f"unknown {section} keys in params: {sorted(unknown)}")
+    missing = names - set(values)
+    if missing:
+        raise ValueError(f"params: {section} is missing {sorted(missing)}")
     for name, value in values.items():
         if isinstance(value, list):
             values[name] = tuple(value)
@@ -143,9 +139,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if unknown:
         raise ValueError(f"unknown sections in {path}: {sorted(unknown)}")
     return Params(
-        prepare=_build(PrepareParams, raw.get("prepare")),
-        train=_build(TrainParams, raw.get("train")),
-        evaluate=_build(EvaluateParams, raw.get("evaluate")),
-        export=_build(ExportParams, raw.get("export")),
-        package=_build(PackageParams, raw.get("package")),
+        prepare=_build("prepare", PrepareParams, raw.get("prepare")),
+        train=_build("train", TrainParams, raw.get("train")),
+        evaluate=_build("evaluate", EvaluateParams, raw.get("evaluate")),
+        export=_build("export", ExportParams, raw.get("export")),
     )

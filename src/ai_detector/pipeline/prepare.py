@@ -34,8 +34,9 @@ from ai_detector.pipeline.data.blend import encode_like, self_blend
 from ai_detector.pipeline.data.records import DEEPFAKE, REAL, Record, write_records
 from ai_detector.pipeline.data.shortcuts import image_attributes, log_flags, shortcut_report
 from ai_detector.pipeline.data.sources import SourceConfig, read_source
-from ai_detector.pipeline.params import PrepareParams, load_params
-from ai_detector.pipeline.tracking import log_artifacts, log_metrics, stage_run
+from ai_detector.pipeline.params import Params, PrepareParams
+from ai_detector.pipeline.stage import run_stage
+from ai_detector.pipeline.tracking import log_artifacts, log_metrics
 
 log = logging.getLogger(__name__)
 
@@ -220,28 +221,16 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    return run_stage("prepare", __doc__, _run, argv, {"out": "data/prepared"})
+
+
+def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
+    report = prepare(params.prepare, args.out)
+    log_metrics(
+        mlflow,
+        {"total": report["total"], "skipped": len(report["skipped"]), "counts": report["counts"]},
     )
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", type=Path, default=Path("data/prepared"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    params = load_params(args.params).prepare
-    with stage_run("prepare", params) as mlflow:
-        report = prepare(params, args.out)
-        log_metrics(
-            mlflow,
-            {
-                "total": report["total"],
-                "skipped": len(report["skipped"]),
-                "counts": report["counts"],
-            },
-        )
-        log_artifacts(mlflow, args.out / "report.json")
-    return 0
+    log_artifacts(mlflow, args.out / "report.json")
 
 
 if __name__ == "__main__":

@@ -40,9 +40,10 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from sklearn.metrics import f1_score
 
 from ai_detector.inference.cascade import fit_margin, needs_fallback
+from ai_detector.inference.decision import decide, softmax
 from ai_detector.inference.metadata import Candidate, ModelMetadata
 from ai_detector.inference.precision import FP32, is_fp32
-from ai_detector.inference.predictor import Predictor, decide, softmax
+from ai_detector.inference.predictor import Predictor
 from ai_detector.pipeline.params import ExportParams
 from ai_detector.pipeline.quantize import quantize_int8
 from ai_detector.pipeline.speed import choose, measure, within_spread

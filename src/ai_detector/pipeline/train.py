@@ -14,6 +14,7 @@ validation. Writes ``checkpoint.pt`` (weights + metadata) and ``train_metrics.js
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,16 +27,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ai_detector.inference.metadata import ModelMetadata
-from ai_detector.inference.predictor import softmax
-from ai_detector.inference.preprocess import ImageSpec, decode_image, preprocess_image
+from ai_detector.inference.decision import softmax
+from ai_detector.inference.metadata import ImageSpec, ModelMetadata
+from ai_detector.inference.preprocess import decode_image, preprocess_image
 from ai_detector.pipeline.augment import augment
-from ai_detector.pipeline.backbone import BACKBONE
+from ai_detector.pipeline.backbone import BACKBONE, backbone_image_spec
 from ai_detector.pipeline.calibration import choose_threshold, fit_temperature
 from ai_detector.pipeline.data.records import Record, ordered_labels, read_records
 from ai_detector.pipeline.model import DetectorNet
-from ai_detector.pipeline.params import TrainParams, load_params
-from ai_detector.pipeline.tracking import log_artifacts, log_metrics, stage_run
+from ai_detector.pipeline.params import Params, TrainParams
+from ai_detector.pipeline.stage import RECORDS, run_stage
+from ai_detector.pipeline.tracking import log_artifacts, log_metrics
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,7 @@ def cached_features(
             list(model.taps),
             spec.input_size,
             spec.resize_size,
+            spec.interpolation,
         ]
     )
     folder = cache_dir / hashlib.sha256(settings.encode()).hexdigest()[:16] if cache_dir else None
@@ -194,7 +197,7 @@ def train(
         raise ValueError(f"{records_path} needs train and val records")
     labels = ordered_labels({r.label for r in train_records})
     index = {label: i for i, label in enumerate(labels)}
-    spec = ImageSpec(params.input_size, params.resize_size)
+    spec = backbone_image_spec()
     model = DetectorNet(len(labels), taps=params.taps).eval().to(memory_format=torch.channels_last)
     views = 1 + params.augment_views
     train_raw = cached_features(model, train_records, spec, params.augment_views, params, cache_dir)
@@ -220,10 +223,7 @@ def train(
         labels=labels,
         version=params.version,
         backbone=BACKBONE,
-        input_size=spec.input_size,
-        resize_size=spec.resize_size,
-        mean=spec.mean,
-        std=spec.std,
+        **dataclasses.asdict(spec),
         temperature=temperature,
         extra={"architecture": {"taps": list(params.taps)}, "recipe": params.recipe},
     )
@@ -255,36 +255,17 @@ def train(
     return metrics
 
 
-def load_checkpoint(path: Path) -> tuple[DetectorNet, ModelMetadata]:
-    """The trained classifier (eval mode) and its metadata from ``checkpoint.pt``."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    metadata = ModelMetadata.from_dict(checkpoint["metadata"])
-    taps = tuple(metadata.extra["architecture"]["taps"])
-    model = DetectorNet(len(metadata.labels), taps=taps, pretrained=False)
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), metadata
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--records", type=Path, default=Path("data/prepared/records.csv"))
-    parser.add_argument("--out", type=Path, default=Path("models"))
-    parser.add_argument(
-        "--cache", type=Path, default=Path("data/features"), help="feature cache ('' to disable)"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    params = load_params(args.params).train
-    with stage_run("train", params) as mlflow:
-        metrics = train(params, args.records, args.out, args.cache if str(args.cache) else None)
-        log_metrics(mlflow, metrics)
-        log_artifacts(mlflow, args.out / "train_metrics.json")
-    return 0
+    # --cache: the feature cache; --cache '' turns it off.
+    paths = {"records": RECORDS, "out": "models", "cache": "data/features"}
+    return run_stage("train", __doc__, _run, argv, paths)
+
+
+def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
+    cache = args.cache if str(args.cache) not in ("", ".") else None
+    metrics = train(params.train, args.records, args.out, cache)
+    log_metrics(mlflow, metrics)
+    log_artifacts(mlflow, args.out / "train_metrics.json")
 
 
 if __name__ == "__main__":

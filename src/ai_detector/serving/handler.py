@@ -27,9 +27,10 @@ class AIDetectorHandler(BaseHandler):
 
     def initialize(self, context: Context) -> None:
         model_dir = context.system_properties["model_dir"]
-        # One onnxruntime thread per worker unless told otherwise: TorchServe runs one
-        # worker per core, and more threads than cores make every worker slower.
-        threads = int(os.environ.get(THREADS_ENV, "1"))
+        # Threads per worker from model-config.yaml, beside the worker count they must fit
+        # (workers x threads = cores); $AI_DETECTOR_THREADS, read by the Predictor, wins.
+        configured = (context.model_yaml_config or {}).get("handler", {}).get("threads")
+        threads = None if os.environ.get(THREADS_ENV) else configured
         self.predictor = Predictor(model_dir, threads=threads)
         self.context = context
         self.initialized = True

@@ -25,6 +25,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ai_detector.serving import MODEL_NAME
+
 log = logging.getLogger(__name__)
 
 # The handler, model-config.yaml and log4j2.xml ship in this package as package data.
@@ -33,6 +35,8 @@ SERVE_DIR = Path(__file__).resolve().parent
 # one keeps the access log, warnings and the workers' output (measured: ~0.2 ms of
 # frontend CPU per request less).
 LOG_CONFIG = SERVE_DIR / "log4j2.xml"
+# Written by TorchServe into its working directory (our log dir) when token auth is on.
+KEY_FILE = "key_file.json"
 
 
 def venv_tool(name: str) -> str:
@@ -87,16 +91,33 @@ class Server:
             log_dir,
         )
 
+    def key(self, api: str) -> str | None:
+        """The ``inference`` or ``management`` key when token auth is on, else None."""
+        return read_keys(self.log_dir).get(api)
+
     def model_ready(self) -> bool:
         """True once every registered worker of the model is READY."""
+        request = urllib.request.Request(f"{self.management_url}/models/{self.model_name}")
+        key = self.key("management")
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
         try:
-            with urllib.request.urlopen(
-                f"{self.management_url}/models/{self.model_name}", timeout=2
-            ) as response:
+            with urllib.request.urlopen(request, timeout=2) as response:
                 workers = json.loads(response.read())[0].get("workers", [])
         except (OSError, ValueError, IndexError, urllib.error.URLError):
             return False
         return bool(workers) and all(w.get("status") == "READY" for w in workers)
+
+
+def read_keys(log_dir: Path) -> dict[str, str]:
+    """TorchServe's token-auth keys by API (``inference``, ``management``), from the
+    key_file.json it writes into its working directory at start; {} with token auth off.
+    TorchServe 0.12 makes new random keys at every start and cannot be given one."""
+    path = log_dir / KEY_FILE
+    if not path.is_file():
+        return {}
+    keys = json.loads(path.read_text())
+    return {api: keys[api]["key"] for api in ("inference", "management") if api in keys}
 
 
 def loopback_config(base: Path, target: Path) -> Path:
@@ -162,12 +183,15 @@ def start(
     if shutil.which("java") is None:
         raise RuntimeError("TorchServe needs Java 17 or newer on PATH")
     log_dir.mkdir(parents=True, exist_ok=True)
+    # A key file of an earlier run holds keys this server will not know.
+    (log_dir / KEY_FILE).unlink(missing_ok=True)
     server = Server.from_config(config, model_name, log_dir)
     command = [
         venv_tool("torchserve"),
         "--start",
         "--ncs",
-        "--disable-token-auth",
+        # Token auth as the config (or TS_DISABLE_TOKEN_AUTHORIZATION) says: off in the
+        # loopback config.properties, on in the Docker image.
         "--ts-config",
         str(config),
         "--model-store",
@@ -230,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("--config", type=Path, default=Path("config.properties"))
     parser.add_argument("--model-store", type=Path, default=Path("model_store"))
-    parser.add_argument("--name", default="ai-detector")
+    parser.add_argument("--name", default=MODEL_NAME)
     parser.add_argument("--logs", type=Path, default=Path("logs"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

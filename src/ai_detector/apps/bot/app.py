@@ -2,7 +2,7 @@
 
     BOT_TOKEN=... python -m ai_detector.apps.bot                     # long polling
     BOT_TOKEN=... BOT_MODE=webhook BOT_WEBHOOK_URL=https://bot.example.com/tg \\
-        BOT_WEBHOOK_SECRET=... python -m ai_detector.apps.bot        # webhook on :8081/tg
+        BOT_WEBHOOK_SECRET=... python -m ai_detector.apps.bot        # webhook on :8443/tg
 
 Tests build the same objects with :func:`create_bot` / :func:`create_dispatcher` and
 point the bot at a fake Bot API with ``TELEGRAM_API_URL``.

@@ -25,6 +25,7 @@ import aiohttp
 
 from ai_detector.apps.bot.config import Settings
 from ai_detector.inference.prediction import Prediction
+from ai_detector.serving import TOKEN_ENV
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,6 +33,8 @@ T = TypeVar("T")
 # These 4xx answers are about the deployment (auth, wrong model name, overload), not
 # about the user's image, so the user hears "unavailable" and the operator gets a log line.
 SERVICE_SIDE_4XX = frozenset({401, 403, 404, 405, 408, 429})
+# TorchServe 0.12 answers a missing, wrong or expired token-auth key with a 400 of this type.
+KEY_REFUSED = "InvalidKeyException"
 # Gateways and TorchServe answer these before the request reached a model worker, so a
 # second try is safe and often succeeds (e.g. while workers restart).
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -241,7 +244,13 @@ class DetectorClient:
             except ValueError as exc:
                 raise BadServiceResponse(f"answer is not JSON: {body[:200]!r}") from exc
         if 400 <= status < 500 and status not in SERVICE_SIDE_4XX:
-            raise _rejection(status, body, content_type)
+            rejection = _rejection(status, body, content_type)
+            if rejection.code == KEY_REFUSED:
+                # The service's fault to fix, not the user's image: say so in the log.
+                raise ServiceUnavailable(
+                    f"{url} refused the key: set {TOKEN_ENV} to the service's inference key"
+                )
+            raise rejection
         if status == 501:
             raise NotExplainable(f"{url} answered 501: {body[:200]!r}")
         raise ServiceUnavailable(

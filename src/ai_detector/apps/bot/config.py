@@ -11,7 +11,7 @@ Variable                 Default                     Meaning
 BOT_TOKEN                (required)                  token from @BotFather
 AI_DETECTOR_URL          http://127.0.0.1:8080       base URL of the prediction service
 AI_DETECTOR_MODEL        ai-detector                 model name in ``/predictions/<model>``
-AI_DETECTOR_TOKEN        (none)                      bearer token, if the service requires one
+AI_DETECTOR_TOKEN        (none)                      TorchServe's inference key, if token auth is on
 BOT_REQUEST_TIMEOUT      30                          seconds for one whole call to the service
 BOT_CONNECT_TIMEOUT      5                           seconds to open a connection to the service
 BOT_RETRIES              2                           extra tries on connection error or 502-504
@@ -24,7 +24,7 @@ BOT_MODE                 polling                     ``polling`` or ``webhook``
 BOT_WEBHOOK_URL          (none)                      public https URL Telegram posts updates to
 BOT_WEBHOOK_PATH         path of BOT_WEBHOOK_URL     local path, if a proxy rewrites it
 BOT_WEBHOOK_HOST         0.0.0.0                     address the webhook server listens on
-BOT_WEBHOOK_PORT         8081                        port the webhook server listens on
+BOT_WEBHOOK_PORT         8443                        port the webhook server listens on
 BOT_WEBHOOK_SECRET       (none)                      checked against Telegram's secret header
 LOG_LEVEL                INFO                        read by ``python -m ai_detector.apps.bot``
 =======================  ==========================  ===========================================
@@ -38,6 +38,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
+
+from ai_detector.serving import MODEL_NAME
 
 # int or float: both cast from a string and compare with a minimum.
 T = TypeVar("T", int, float)
@@ -59,7 +61,7 @@ class Settings:
     # Secrets stay out of repr() so that logging the settings cannot leak them.
     bot_token: str = field(repr=False)
     service_url: str = "http://127.0.0.1:8080"
-    model_name: str = "ai-detector"
+    model_name: str = MODEL_NAME
     service_token: str | None = field(default=None, repr=False)
     request_timeout: float = 30.0
     connect_timeout: float = 5.0
@@ -73,7 +75,8 @@ class Settings:
     webhook_url: str | None = None
     webhook_path: str = "/telegram/webhook"
     webhook_host: str = "0.0.0.0"
-    webhook_port: int = 8081
+    # Not 8080-8082 (TorchServe's inference, management and metrics ports on this host).
+    webhook_port: int = 8443
     webhook_secret: str | None = field(default=None, repr=False)
 
     @property

@@ -22,22 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ai_detector.inference.formats import IMAGE_SUFFIXES
 from ai_detector.pipeline.data.records import Record, sha256_file
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {
-    ".jpg",
-    ".jpeg",
-    ".png",
-    ".webp",
-    ".bmp",
-    ".gif",
-    ".tif",
-    ".tiff",
-    ".heic",
-    ".avif",
-}
 LAYOUTS = ("folder", "split_folder", "csv", "hf")
 
 

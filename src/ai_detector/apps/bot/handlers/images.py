@@ -26,13 +26,9 @@ from ai_detector.apps.bot.client import (
     ServiceUnavailable,
 )
 from ai_detector.apps.bot.config import Settings
+from ai_detector.inference.formats import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
-
-# For documents that arrive without a useful MIME type (some clients, renamed files).
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".avif"}
-)
 
 
 def is_image_document(document: Document | None) -> bool:
