@@ -11,7 +11,7 @@ from ai_detector.inference.preprocess import ImageSpec, normalize
 from ai_detector.pipeline.augment import augment, jpeg_recompress, random_resized_crop
 from tests.conftest import textured_image
 
-SPEC = ImageSpec(input_size=64, resize_size=72)
+SPEC = ImageSpec(input_size=64, resize_size=72, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
 
 def test_a_view_is_model_input_and_the_seed_repeats_it():

@@ -11,8 +11,7 @@ from PIL import Image
 
 from ai_detector.pipeline.data.records import Record, sha256_file, write_records
 from ai_detector.pipeline.evaluate import evaluate, perturbations
-from ai_detector.pipeline.params import EvaluateParams
-from tests.conftest import encode_image, textured_image
+from tests.conftest import encode_image, repo_params, textured_image
 
 # The tiny model: red tint -> AI-generated, blue -> Deepfake, none -> Real.
 TINTS = {"Real": "none", "AI-generated": "red", "Deepfake": "blue"}
@@ -36,7 +35,7 @@ def records(folder: Path, wrong: int = 0) -> Path:
 
 def test_a_model_that_is_right_scores_full_marks(tiny_model_dir, tmp_path):
     plots = tmp_path / "plots"
-    results = evaluate(EvaluateParams(), tiny_model_dir, records(tmp_path), plots)
+    results = evaluate(repo_params("evaluate"), tiny_model_dir, records(tmp_path), plots)
     assert results["test"]["n"] == 9
     assert results["test"]["accuracy"] == 1.0 and results["test"]["macro_f1"] == 1.0
     assert set(results["per_source"]) == {"a", "b"}
@@ -50,7 +49,7 @@ def test_a_model_that_is_right_scores_full_marks(tiny_model_dir, tmp_path):
 
 def test_wrong_labels_count_against_the_model(tiny_model_dir, tmp_path):
     # Images 3 and 4 are red (AI-generated) but labelled Real: 7 of 9 right.
-    results = evaluate(EvaluateParams(), tiny_model_dir, records(tmp_path, wrong=5), None)
+    results = evaluate(repo_params("evaluate"), tiny_model_dir, records(tmp_path, wrong=5), None)
     assert results["test"]["accuracy"] == pytest.approx(7 / 9)
     per_class = results["test"]["per_class"]
     assert per_class["Real"]["recall"] == pytest.approx(3 / 5)
@@ -67,7 +66,7 @@ def test_robustness_figures_come_from_the_perturbed_images(tiny_model_dir, tmp_p
     path.write_bytes(encode_image(Image.fromarray(pixels), "PNG"))
     records = tmp_path / "records.csv"
     write_records([Record(str(path), "AI-generated", "a", sha256_file(path), "test")], records)
-    robustness = evaluate(EvaluateParams(), tiny_model_dir, records, None)["robustness"]
+    robustness = evaluate(repo_params("evaluate"), tiny_model_dir, records, None)["robustness"]
     assert robustness["clean"]["accuracy"] == 1.0
     assert robustness["crop_center_60"]["accuracy"] == 0.0
     assert robustness["crop_center_60"]["macro_f1_drop"] > 0
@@ -75,14 +74,14 @@ def test_robustness_figures_come_from_the_perturbed_images(tiny_model_dir, tmp_p
 
 def test_the_jpeg_perturbation_uses_the_configured_quality(make_image):
     data = make_image(size=(200, 150))
-    low = perturbations(EvaluateParams(jpeg_quality=20))["jpeg_q20"](data)
-    high = perturbations(EvaluateParams(jpeg_quality=95))["jpeg_q95"](data)
+    low = perturbations(repo_params("evaluate", jpeg_quality=20))["jpeg_q20"](data)
+    high = perturbations(repo_params("evaluate", jpeg_quality=95))["jpeg_q95"](data)
     assert len(low) < 0.6 * len(high)
 
 
 def test_perturbations_change_the_bytes_and_keep_an_image(make_image):
     data = make_image(size=(200, 150))
-    for name, transform in perturbations(EvaluateParams(jpeg_quality=40)).items():
+    for name, transform in perturbations(repo_params("evaluate", jpeg_quality=40)).items():
         changed = transform(data)
         assert (changed == data) is (name == "clean"), name
         assert changed[:2] == b"\xff\xd8"  # still a JPEG
@@ -92,4 +91,4 @@ def test_a_model_without_the_records_labels_is_an_error(tiny_model_dir, tmp_path
     path = tmp_path / "records.csv"
     write_records([Record(str(path), "Cat", "a", "0", split="test")], path)
     with pytest.raises(ValueError, match="no test records with labels"):
-        evaluate(EvaluateParams(), tiny_model_dir, path, None)
+        evaluate(repo_params("evaluate"), tiny_model_dir, path, None)

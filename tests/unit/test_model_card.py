@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ai_detector.inference.metadata import ModelMetadata
 from ai_detector.pipeline.model_card import WEAK_BAR, main
+from tests.conftest import TINY_INPUT
 
 
 def metrics(accuracy: float, balanced: float) -> dict:
@@ -50,6 +51,7 @@ def write_inputs(folder: Path) -> list[str]:
         temperature=1.4321,
         precision="int8-MinMax/float1",
         extra={"export": export},
+        **TINY_INPUT,
     ).save(model)
     per_class = {
         "Real": {"precision": 0.912, "recall": 0.934, "f1": 0.923, "support": 30},
@@ -81,7 +83,7 @@ def write_inputs(folder: Path) -> list[str]:
         "--report",
         str(folder / "report.json"),
         "--params",
-        str(folder / "none.yaml"),
+        str(Path(__file__).resolve().parents[2] / "params.yaml"),
     ]
 
 

@@ -17,8 +17,8 @@ import yaml
 
 from ai_detector.pipeline.data.records import read_records
 from ai_detector.pipeline.data.sources import SourceConfig, SourceError, read_source
-from ai_detector.pipeline.params import PrepareParams
 from ai_detector.pipeline.prepare import load_source_configs, prepare
+from tests.conftest import repo_params
 from tests.datasets_helpers import (
     make_cifake_dataset,
     make_generated_or_not_dataset,
@@ -94,7 +94,9 @@ def test_prepare_reads_every_production_source(production, tmp_path):
     for entry in entries:
         entry["path"] = production[entry["name"]].path
     sources.write_text(yaml.safe_dump({"sources": entries}))
-    report = prepare(PrepareParams(sources=str(sources), seed=0), tmp_path / "out")
+    report = prepare(
+        repo_params("prepare", sources=str(sources), seed=0, deepfakes_from=""), tmp_path / "out"
+    )
     records = read_records(tmp_path / "out" / "records.csv")
     assert {r.source for r in records} == set(STAND_INS)
     assert report["total"] == len(records) == 6 + 16 + 6

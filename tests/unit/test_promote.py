@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from ai_detector.inference.metadata import Candidate, ModelMetadata
-from ai_detector.pipeline.params import ExportParams
 from ai_detector.pipeline.promote import Images, passes, search, timing_candidates
 from ai_detector.pipeline.speed import Speed, candidate_costs, choose, kind
+from tests.conftest import TINY_INPUT, repo_params
 from tests.unit.test_quantize import _images, _small_convnet
 
-GATE = ExportParams(min_agreement=0.99, max_f1_drop=0.005)
+GATE = repo_params("export", min_agreement=0.99, max_f1_drop=0.005)
 TIE_BREAK = ("fp32", "int8", "cascade")
 FP32 = Candidate("fp32", "fp32.onnx")
 INT8 = Candidate("int8-MinMax/float1", "int8.onnx")
@@ -125,7 +125,9 @@ def fp32_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model_dir.mkdir()
     _small_convnet(model_dir / "model.onnx")
     ModelMetadata(
-        labels=("Real", "AI-generated", "Deepfake"), version="t", input_size=32, resize_size=32
+        labels=("Real", "AI-generated", "Deepfake"),
+        version="t",
+        **{**TINY_INPUT, "input_size": 32, "resize_size": 32},
     ).save(model_dir)
     return model_dir
 
@@ -136,7 +138,9 @@ def images() -> Images:
 
 
 def test_search_ships_fp32_alone_when_no_int8_form_passes(fp32_dir, tmp_path):
-    params = ExportParams(calibration_methods=("MinMax",), min_agreement=1.01)
+    params = repo_params(
+        "export", calibration_methods=("MinMax",), min_agreement=1.01, float_convs=(1,)
+    )
     report, shipped = search(params, fp32_dir, images(), tmp_path)
     assert shipped == fp32_dir and report["promoted"] == "fp32"
     form = report["int8"]["MinMax/float1"]
@@ -145,7 +149,13 @@ def test_search_ships_fp32_alone_when_no_int8_form_passes(fp32_dir, tmp_path):
 
 
 def test_search_ships_every_form_with_its_gate_result_and_a_passing_default(fp32_dir, tmp_path):
-    params = ExportParams(calibration_methods=("MinMax",), min_agreement=0.0, max_f1_drop=1.0)
+    params = repo_params(
+        "export",
+        calibration_methods=("MinMax",),
+        min_agreement=0.0,
+        max_f1_drop=1.0,
+        float_convs=(1,),
+    )
     report, shipped = search(params, fp32_dir, images(), tmp_path)
     metadata = ModelMetadata.load(shipped)
     names = [c.name for c in metadata.candidates]

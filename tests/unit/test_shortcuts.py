@@ -16,9 +16,8 @@ from ai_detector.pipeline.data.shortcuts import (
     estimate_jpeg_quality,
     image_attributes,
 )
-from ai_detector.pipeline.params import PrepareParams
 from ai_detector.pipeline.prepare import prepare
-from tests.conftest import encode_image, textured_image
+from tests.conftest import encode_image, repo_params, textured_image
 
 PER_CLASS = 20
 
@@ -73,7 +72,9 @@ def test_a_png_has_no_jpeg_quality():
 def test_fake_png_against_real_jpeg_is_flagged(tmp_path, caplog):
     sources = write_set(tmp_path / "set", {"real": [("JPEG", 90)], "fake": [("PNG", 0)]})
     with caplog.at_level(logging.WARNING):
-        report = prepare(PrepareParams(sources=sources, seed=1), tmp_path / "out")
+        report = prepare(
+            repo_params("prepare", sources=sources, seed=1, deepfakes_from=""), tmp_path / "out"
+        )
     checks = report["shortcuts"]["groups"]["set"]["attributes"]
     assert checks["format"]["distribution"] == {
         "Real": {"JPEG": PER_CLASS},
@@ -95,7 +96,9 @@ def test_fake_png_against_real_jpeg_is_flagged(tmp_path, caplog):
 
 def test_a_quality_shortcut_is_flagged_when_the_format_is_the_same(tmp_path):
     sources = write_set(tmp_path / "set", {"real": [("JPEG", 97)], "fake": [("JPEG", 75)]})
-    report = prepare(PrepareParams(sources=sources, seed=1), tmp_path / "out")
+    report = prepare(
+        repo_params("prepare", sources=sources, seed=1, deepfakes_from=""), tmp_path / "out"
+    )
     checks = report["shortcuts"]["groups"]["set"]["attributes"]
     assert checks["jpeg_quality"]["flagged_labels"] == ["AI-generated", "Real"]
     assert not checks["format"]["flagged_labels"]
@@ -105,7 +108,9 @@ def test_a_balanced_set_is_not_flagged(tmp_path, caplog):
     mixed = [("JPEG", 90), ("PNG", 0)]
     sources = write_set(tmp_path / "set", {"real": mixed, "fake": mixed})
     with caplog.at_level(logging.INFO):
-        report = prepare(PrepareParams(sources=sources, seed=1), tmp_path / "out")
+        report = prepare(
+            repo_params("prepare", sources=sources, seed=1, deepfakes_from=""), tmp_path / "out"
+        )
     assert report["shortcuts"]["flags"] == []
     checks = report["shortcuts"]["groups"]["set"]["attributes"]
     assert checks["format"]["distribution"]["Real"] == {"JPEG": 10, "PNG": 10}
