@@ -102,6 +102,27 @@ class ExportParams:
 
 
 @dataclass(frozen=True)
+class GeneraliseParams:
+    # Sets never trained on, scored by the model itself (configs/sources layout).
+    eval_sources: str = "configs/sources/eval.yaml"
+    cifake_source: str = "cifake"
+    # CIFAKE classes held out together, one fold per pair.
+    cifake_holdout: tuple[tuple[str, ...], ...] = (("1", "2"), ("3", "4"), ("5", "6"), ("7", "8"))
+    # The fakes-only face set, and the origin group whose test faces it is scored against,
+    # resized to a side in this range (the fakes' own range, so size tells nothing).
+    faces_source: str = "faces-t2i-sdxl-flux"
+    face_reals: str = "ffhq"
+    face_sizes: tuple[int, int] = (250, 480)
+    batch_size: int = 64
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "cifake_holdout", tuple(tuple(str(c) for c in p) for p in self.cifake_holdout)
+        )
+
+
+@dataclass(frozen=True)
 class PackageParams:
     model_name: str = "ai-detector"
 
@@ -112,6 +133,7 @@ class Params:
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     export: ExportParams = field(default_factory=ExportParams)
+    generalise: GeneraliseParams = field(default_factory=GeneraliseParams)
     package: PackageParams = field(default_factory=PackageParams)
 
 
@@ -138,5 +160,6 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         train=_build(TrainParams, raw.get("train")),
         evaluate=_build(EvaluateParams, raw.get("evaluate")),
         export=_build(ExportParams, raw.get("export")),
+        generalise=_build(GeneraliseParams, raw.get("generalise")),
         package=_build(PackageParams, raw.get("package")),
     )

@@ -1,0 +1,206 @@
+"""DVC stage ``generalise``: how the model does on origins and classes it never trained on.
+
+    python -m ai_detector.generalise [--model models/model] [--records data/prepared/records.csv]
+        [--metrics metrics/generalise.json] [--detail metrics/generalise_detail.json]
+
+- Leave-one-source-out: each origin group (``Record.origin``: a photo collection or a
+  generator family, see configs/sources) is held out in turn; a probe is trained on the
+  other groups' training split and scored on the whole held-out group. A group of one
+  class is scored against the test split of the other class (never trained on), so each
+  fold has a ROC-AUC. Headline: mean and minimum over the groups.
+- CIFAKE leave-classes-out: the CIFAKE classes (the number in parentheses in the file
+  name; ``N.jpg`` is class 1) are held out two at a time; accuracy on them.
+- Evaluation-only sets (``generalise.eval_sources``), scored by the model itself: per
+  set and per generator family. Fakes-only sets are scored against real test images;
+  faces against the ``face_reals`` group's test faces resized to ``face_sizes`` px.
+
+The probe is cheap: the ``head`` recipe (train.fit_head with params.yaml's train settings)
+on the model's own pooled features (the clean serving view, cached by
+ai_detector.onnx_features). For a fine-tuned model the backbone saw every group while it
+was tuned, so its leave-one-source-out figures are optimistic; for a ``head`` model the
+backbone is ImageNet's and the figures are exact for the recipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ai_detector.data.records import REAL, Record, read_records
+from ai_detector.generalise_folds import (
+    Probe,
+    auc,
+    cifake_class,
+    fit_probe,
+    leave_classes_out,
+    leave_one_source_out,
+)
+from ai_detector.onnx_features import FeatureExtractor, cached_run
+from ai_detector.data.sources import read_source
+from ai_detector.params import GeneraliseParams, TrainParams, load_params
+from ai_detector.predictor import softmax
+from ai_detector.prepare import load_source_configs
+from ai_detector.preprocess import decode_image, preprocess_bytes
+from ai_detector.tracking import log_artifacts, log_metrics, stage_run
+
+log = logging.getLogger(__name__)
+
+
+def resized_face(record: Record, low: int, high: int, quality: int = 90) -> bytes:
+    """A real face resized to a seeded size in [low, high] and re-encoded as JPEG, so a
+    fake face of that size range cannot be told from it by size or encoding."""
+    side = random.Random(record.sha256).randint(low, high)
+    image = decode_image(record.read_bytes())
+    scale = side / max(image.size)
+    size = (max(16, round(image.width * scale)), max(16, round(image.height * scale)))
+    buffer = io.BytesIO()
+    image.resize(size, Image.Resampling.LANCZOS).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def score_sets(
+    extractor: FeatureExtractor,
+    params: GeneraliseParams,
+    test: list[Record],
+    cache: Path | None,
+) -> dict[str, Any]:
+    """The model's own verdicts on each evaluation-only set, with real partners as needed."""
+    meta = extractor.metadata
+    real = meta.real_index
+
+    def fake_scores(records: list[Record], tag: str = "clean", transform: Any = None) -> Any:
+        _, logits = cached_run(extractor, records, cache, params.batch_size, tag, transform)
+        return 1.0 - softmax(logits, meta.temperature)[:, real]
+
+    low, high = params.face_sizes
+    faces = [r for r in test if r.origin == params.face_reals and r.label == REAL]
+    face_scores = fake_scores(
+        faces,
+        f"faces-{low}-{high}",
+        lambda r: preprocess_bytes(resized_face(r, low, high), extractor.spec),
+    )
+    test_reals = [r for r in test if r.label == REAL]
+    real_scores = fake_scores(test_reals)
+    results: dict[str, Any] = {}
+    for config in load_source_configs(params.eval_sources):
+        records = read_source(config)
+        scores = fake_scores(records)
+        is_fake = np.array([r.label != REAL for r in records])
+        if is_fake.all():
+            faces_only = config.name == params.faces_source
+            partner = face_scores if faces_only else real_scores
+            partner_name = f"{params.face_reals} test faces" if faces_only else "test reals"
+        else:
+            partner, partner_name = np.zeros(0), "its own reals"
+        entry: dict[str, Any] = {
+            "n": len(records),
+            "against": partner_name,
+            "n_against": len(partner),
+            "roc_auc": auc(np.r_[is_fake, np.zeros(len(partner), bool)], np.r_[scores, partner]),
+            "fake_recall": float((scores[is_fake] >= meta.fake_threshold).mean()),
+            "per_group": {},
+        }
+        for group in sorted({r.origin for r in records}):
+            mask = np.array([r.origin == group for r in records])
+            y = np.r_[is_fake[mask], np.zeros(len(partner), bool)]
+            entry["per_group"][group] = {
+                "n": int(mask.sum()),
+                "roc_auc": auc(y, np.r_[scores[mask], partner]),
+            }
+        results[config.name] = entry
+    return results
+
+
+def generalise(
+    params: GeneraliseParams,
+    train: TrainParams,
+    model_dir: Path,
+    records_path: Path,
+    cache: Path | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(headline metrics, detail) for the model in ``model_dir``."""
+    extractor = FeatureExtractor(model_dir, params.threads)
+    labels = extractor.metadata.labels
+    records = [r for r in read_records(records_path) if r.label in labels]
+    features, _ = cached_run(extractor, records, cache, params.batch_size)
+    y = np.array([labels.index(r.label) for r in records])
+
+    def probe(fit: np.ndarray, stop: np.ndarray) -> Probe:
+        return fit_probe(features, y, fit, stop, len(labels), labels.index(REAL), train)
+
+    loso = leave_one_source_out(records, y, labels.index(REAL), probe)
+    cifake = [r for r in records if r.source == params.cifake_source]
+    lco = leave_classes_out(
+        records, y, labels.index(REAL), probe, params.cifake_source, params.cifake_holdout
+    )
+    test = [r for r in records if r.split == "test"]
+    sets = score_sets(extractor, params, test, cache)
+    aucs = [fold["roc_auc"] for fold in loso.values()]
+    accuracies = [fold["accuracy"] for fold in lco.values()]
+    headline = {
+        "loso_auc_mean": float(np.mean(aucs)),
+        "loso_auc_min": float(np.min(aucs)),
+        "cifake_lco_acc": float(np.mean(accuracies)) if accuracies else None,
+        **{f"{name}_auc": entry["roc_auc"] for name, entry in sets.items()},
+    }
+    detail = {
+        "model_version": extractor.metadata.version,
+        "probe": (
+            "head recipe (train.fit_head: linear, AdamW, cosine, class weights, early stop; "
+            f"lr {train.lr}, weight decay {train.weight_decay}, {train.epochs} epochs, "
+            f"patience {train.patience}) on the model's pooled fp32 features, clean view"
+        ),
+        "headline": headline,
+        "leave_one_source_out": loso,
+        "cifake_leave_classes_out": lco,
+        "cifake_classes": sorted({cifake_class(r.path) for r in cifake}),
+        "evaluation_sets": sets,
+    }
+    return headline, detail
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--model", type=Path, default=Path("models/model"))
+    parser.add_argument("--records", type=Path, default=Path("data/prepared/records.csv"))
+    parser.add_argument("--metrics", type=Path, default=Path("metrics/generalise.json"))
+    parser.add_argument("--detail", type=Path, default=Path("metrics/generalise_detail.json"))
+    parser.add_argument("--cache", type=Path, default=Path("data/features"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    params = load_params(args.params)
+    with stage_run("generalise", params.generalise) as mlflow:
+        headline, detail = generalise(
+            params.generalise, params.train, args.model, args.records, args.cache
+        )
+        for path, content in ((args.metrics, headline), (args.detail, detail)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(content, indent=2) + "\n")
+        log_metrics(mlflow, headline)
+        log_artifacts(mlflow, args.metrics, args.detail)
+    # The stage's intended output: the figures, in the terminal that ran `dvc repro`.
+    print("generalisation:", json.dumps({k: _round(v) for k, v in headline.items()}))
+    for group, fold in detail["leave_one_source_out"].items():
+        print(f"  held out {group:24s} n={fold['n']:6d}  ROC-AUC {_round(fold['roc_auc'])}")
+    return 0
+
+
+def _round(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
