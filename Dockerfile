@@ -15,14 +15,14 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
-# .dockerignore lets in only the sources, serve/, params.yaml and models/model.
+# .dockerignore lets in only the sources, params.yaml and models/model.
 COPY . .
-# Editable install: ai_detector.package finds serve/handler.py relative to the sources.
+# Editable install: ai_detector.pipeline.package finds src/ai_detector/serving/handler.py relative to the sources.
 # The archiver and PyYAML are build tools here; neither image needs them to run.
 RUN pip install --no-cache-dir -e . torch-model-archiver==0.12.0 pyyaml==6.0.3 \
     && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && python -m ai_detector.package --out /model_store \
-    && python -c "import shutil; from ai_detector.predictor import resolve_model_dir; \
+    && python -m ai_detector.pipeline.package --out /model_store \
+    && python -c "import shutil; from ai_detector.inference.predictor import resolve_model_dir; \
 shutil.copytree(resolve_model_dir(), '/model')"
 
 # --- batch: `docker run ai-detector:v1 --input_path /app/input --output_path ...` ----
@@ -72,7 +72,7 @@ RUN useradd --no-log-init --create-home --home-dir /home/model-server --uid 1000
 WORKDIR /home/model-server
 COPY docker/healthcheck.py /usr/local/bin/healthcheck.py
 COPY --chown=model-server:model-server docker/config.properties config.properties
-COPY --chown=model-server:model-server serve/log4j2.xml log4j2.xml
+COPY --chown=model-server:model-server src/ai_detector/serving/log4j2.xml log4j2.xml
 COPY --from=builder --chown=model-server:model-server /model_store model_store
 USER 10001:10001
 # 8080 inference (/ping, /predictions/ai-detector), 8082 metrics. The management API

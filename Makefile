@@ -26,22 +26,22 @@ setup: $(STAMP) ## Create .venv and install the project with every extra
 
 # Rebuilt only when its inputs change, so a second `make serve` leaves the archive that
 # the running server uses alone.
-MAR_INPUTS := serve/handler.py serve/model-config.yaml params.yaml \
-	$(wildcard models/model/*) $(wildcard src/ai_detector/default_model/*)
+MAR_INPUTS := src/ai_detector/serving/handler.py src/ai_detector/serving/model-config.yaml params.yaml \
+	$(wildcard models/model/*) $(wildcard src/ai_detector/inference/default_model/*)
 $(MODEL_STORE)/ai-detector.mar: $(STAMP) $(MAR_INPUTS)
-	$(BIN)/python -m ai_detector.package --out $(MODEL_STORE)
+	$(BIN)/python -m ai_detector.pipeline.package --out $(MODEL_STORE)
 
 mar: $(MODEL_STORE)/ai-detector.mar ## Build model_store/ai-detector.mar (models/model if present, else the packaged default)
 
 serve: mar ## Set up, build the archive and start TorchServe on 127.0.0.1:8080
-	$(BIN)/python -m ai_detector.server start --model-store $(MODEL_STORE) --logs $(LOGS)
+	$(BIN)/python -m ai_detector.serving.torchserve start --model-store $(MODEL_STORE) --logs $(LOGS)
 	@echo "Stop it with: make stop"
 
 demo: serve ## The demo page on 127.0.0.1:8090 (TorchServe started if needed); Ctrl-C stops the page
-	$(BIN)/python -m ai_detector.demo --config config.properties
+	$(BIN)/python -m ai_detector.apps.demo --config config.properties
 
 stop: ## Stop the TorchServe started by `make serve`
-	$(BIN)/python -m ai_detector.server stop --logs $(LOGS)
+	$(BIN)/python -m ai_detector.serving.torchserve stop --logs $(LOGS)
 
 test: $(STAMP) ## Set up and run every test (unit + integration with a real TorchServe)
 	$(BIN)/pytest
@@ -50,8 +50,8 @@ test-fast: $(STAMP) ## Unit tests only
 	$(BIN)/pytest tests/unit -m "not slow"
 
 lint: $(STAMP) ## ruff, mypy and hadolint
-	$(BIN)/ruff check src serve tests docker loadtest bench
-	$(BIN)/ruff format --check src serve tests docker loadtest bench
+	$(BIN)/ruff check src tests docker loadtest bench
+	$(BIN)/ruff format --check src tests docker loadtest bench
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
@@ -72,11 +72,11 @@ dvc-remote-dagshub: ## Add DagsHub as a DVC remote; needs DAGSHUB_USER, DAGSHUB_
 
 default-model: ## Make the model from `dvc repro` the one shipped in the package
 	test -f models/model/metadata.json || { echo "run make repro first"; exit 1; }
-	rm -rf src/ai_detector/default_model && mkdir -p src/ai_detector/default_model
-	cp models/model/*.onnx models/model/metadata.json models/MODEL_CARD.md src/ai_detector/default_model/
+	rm -rf src/ai_detector/inference/default_model && mkdir -p src/ai_detector/inference/default_model
+	cp models/model/*.onnx models/model/metadata.json models/MODEL_CARD.md src/ai_detector/inference/default_model/
 
 bot: $(STAMP) ## Run the Telegram bot (needs BOT_TOKEN; uses the service at AI_DETECTOR_URL, default http://127.0.0.1:8080)
-	$(BIN)/python -m ai_detector.bot
+	$(BIN)/python -m ai_detector.apps.bot
 
 loadtest: $(STAMP) ## Locust against the service (started if needed): SLO check and report in loadtest/report
 	$(BIN)/python loadtest/run.py

@@ -1,5 +1,5 @@
 """The CPU a benchmark ran on: model name, the instruction sets that decide int8 speed,
-and what the int8 probe (ai_detector.sessions) decided on it.
+and what the int8 probe (ai_detector.inference.sessions) decided on it.
 
     python -m bench.cpu
 """
@@ -12,7 +12,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from ai_detector.sessions import int8_saturates
+from ai_detector.inference.sessions import int8_saturates
 
 log = logging.getLogger("bench")
 

@@ -8,9 +8,9 @@
 Timings (one onnxruntime thread, batch 1, medians of interleaved rounds so a noisy
 neighbour slows every variant alike), on the shipped model as the Predictor runs it:
 - ``predict, model without maps`` vs ``predict, model with maps``: the same model files,
-  with and without the ``cam_*`` outputs (ai_detector.cam_graph), through the Predictor:
+  with and without the ``cam_*`` outputs (ai_detector.pipeline.cam_graph), through the Predictor:
   what the maps cost /predictions (onnxruntime runs the whole graph on every call).
-- ``explain: model + maps``: logits and maps (ai_detector.explain.explain_arrays).
+- ``explain: model + maps``: logits and maps (ai_detector.inference.explain.explain_arrays).
 - ``predict_bytes`` vs ``explain_bytes + answer``: from encoded bytes to the answer,
   the latter with the overlay and heatmap PNGs and the grid (what /explanations does).
 
@@ -36,8 +36,8 @@ import numpy as np
 import onnx
 from PIL import Image
 
-from ai_detector.explain import CAM_PREFIX, explain_arrays, explain_bytes
-from ai_detector.predictor import DEFAULT_MODEL_DIR, Predictor
+from ai_detector.inference.explain import CAM_PREFIX, explain_arrays, explain_bytes
+from ai_detector.inference.predictor import DEFAULT_MODEL_DIR, Predictor
 from bench.provenance import cpu_name
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ai_detector.predictor import Predictor
-from ai_detector.preprocess import preprocess_bytes
+from ai_detector.inference.predictor import Predictor
+from ai_detector.inference.preprocess import preprocess_bytes
 
 log = logging.getLogger("bench")
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ai_detector.server import Server
+from ai_detector.serving.torchserve import Server
 from bench.loadgen import Outcome, closed_loop, open_loop
 from bench.servers import Probe
 

@@ -9,7 +9,7 @@ be parsed (camera EXIF, Automatic1111 settings) or validated (a C2PA manifest, s
 here with the tests' throwaway certificate chain, so run it from the repository root:
 it hashes the whole file). Each case runs ``--repeat`` times or
 until ``--max-seconds``, whichever comes first, and reports the median and p95 of
-:func:`ai_detector.provenance.read_provenance` and the median of the Predictor's
+:func:`ai_detector.inference.provenance.read_provenance` and the median of the Predictor's
 preprocessing of the same bytes. The CPU is named in the first line.
 """
 
@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from ai_detector.metadata import ModelMetadata
-from ai_detector.predictor import DEFAULT_MODEL_DIR
-from ai_detector.preprocess import preprocess_bytes
-from ai_detector.provenance import read_provenance
+from ai_detector.inference.metadata import ModelMetadata
+from ai_detector.inference.predictor import DEFAULT_MODEL_DIR
+from ai_detector.inference.preprocess import preprocess_bytes
+from ai_detector.inference.provenance import read_provenance
 
 
 def cpu_name() -> str:

@@ -5,7 +5,7 @@
     python bench/run.py --quick                   # seconds per phase, for the smoke test
     python bench/run.py --ours batchSize=4 --ours AI_DETECTOR_THREADS=1 --ours job_queue_size=400
 
-(a) the Predictor in-process, (b) our server (serve/handler.py + ONNX), (b2) per image set
+(a) the Predictor in-process, (b) our server (serving/handler.py + ONNX), (b2) per image set
 (bench.imagesets: 1024 px JPEGs, 1600 px progressive JPEGs, PNGs, 12 MP phone JPEGs) the
 physical limit, the in-process limit and the server (bench.sets), and (c) a baseline
 server (TorchServe image_classifier-style handler, eager fp32 DetectorNet; run twice: with
@@ -36,8 +36,8 @@ import psutil
 # `python bench/run.py` puts bench/ first on the path; the bench package needs the root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ai_detector.metadata import METADATA_FILE, ModelMetadata
-from ai_detector.predictor import Predictor, resolve_model_dir
+from ai_detector.inference.metadata import METADATA_FILE, ModelMetadata
+from ai_detector.inference.predictor import Predictor, resolve_model_dir
 from bench.cpu import cpu_info, describe_cpu
 from bench.imagesets import IMAGE_SETS, make_set
 from bench.limit import measure_limit
@@ -81,8 +81,8 @@ def baseline_weights(
     """The baseline's state dict, what it is, its taps and its labels."""
     import torch
 
-    from ai_detector.model import DEFAULT_TAPS, DetectorNet
-    from ai_detector.train import load_checkpoint
+    from ai_detector.pipeline.model import DEFAULT_TAPS, DetectorNet
+    from ai_detector.pipeline.train import load_checkpoint
 
     if checkpoint is not None:
         model, trained = load_checkpoint(checkpoint)
@@ -177,7 +177,7 @@ def measure_ours(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    for noisy in ("ai_detector", "ai_detector.server", "ai_detector.package"):
+    for noisy in ("ai_detector", "ai_detector.serving.torchserve", "ai_detector.pipeline.package"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     quick = args.quick
     plan = Plan(

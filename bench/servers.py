@@ -1,9 +1,9 @@
 """Build, start and watch the two servers the benchmark compares.
 
-Ours is the real archive (serve/handler.py + ONNX model) built by
-``ai_detector.package.build_archive`` with a copy of serve/model-config.yaml; the
+Ours is the real archive (src/ai_detector/serving/handler.py + ONNX model) built by
+``ai_detector.pipeline.package.build_archive`` with a copy of serving/model-config.yaml; the
 baseline is an eager fp32 DetectorNet behind bench/baseline/baseline_handler.py. Both run on
-free loopback ports (``ai_detector.server.loopback_config``) with logs and pid files in
+free loopback ports (``ai_detector.serving.torchserve.loopback_config``) with logs and pid files in
 the benchmark's own work folder, so they never collide with another TorchServe.
 :class:`Probe` reads what each process spent (CPU, RSS) and TorchServe's own metrics.
 
@@ -27,8 +27,8 @@ from typing import Any
 import psutil
 import yaml
 
-from ai_detector.package import SERVE_DIR, build_archive
-from ai_detector.server import (
+from ai_detector.pipeline.package import SERVE_DIR, build_archive
+from ai_detector.serving.torchserve import (
     Server,
     loopback_config,
     read_properties,

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ai_detector.predictor import Predictor
-from ai_detector.server import Server
+from ai_detector.inference.predictor import Predictor
+from ai_detector.serving.torchserve import Server
 from bench.limit import throughput
 from bench.loadgen import closed_loop, open_loop
 from bench.measure import Plan, drain

@@ -3,8 +3,8 @@
 Speed does not depend on what a model has learnt, so a DetectorNet with the ImageNet
 backbone and a random head costs what the trained one costs. :func:`standin_checkpoint`
 writes one in train.py's checkpoint format; :func:`standin_model` exports it with
-``ai_detector.export.export`` (ONNX + static int8 QDQ, promoted whatever its parity) to
-stand in for ``src/ai_detector/default_model`` until that exists. Both are cached.
+``ai_detector.pipeline.export.export`` (ONNX + static int8 QDQ, promoted whatever its parity) to
+stand in for ``src/ai_detector/inference/default_model`` until that exists. Both are cached.
 
     python -m bench.standin [OUT_DIR]   # builds OUT_DIR/checkpoint.pt and OUT_DIR/model/
 """
@@ -15,8 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
-from ai_detector.data.records import CLASS_ORDER, Record, sha256_file, write_records
-from ai_detector.metadata import METADATA_FILE, ModelMetadata
+from ai_detector.inference.metadata import METADATA_FILE, ModelMetadata
+from ai_detector.pipeline.data.records import CLASS_ORDER, Record, sha256_file, write_records
 
 log = logging.getLogger("bench")
 
@@ -29,7 +29,7 @@ def standin_checkpoint(path: Path, labels: tuple[str, ...] = CLASS_ORDER, seed: 
         return path
     import torch
 
-    from ai_detector.model import DEFAULT_TAPS, DetectorNet
+    from ai_detector.pipeline.model import DEFAULT_TAPS, DetectorNet
 
     torch.manual_seed(seed)
     model = DetectorNet(num_classes=len(labels), taps=DEFAULT_TAPS, pretrained=True)
@@ -67,8 +67,8 @@ def standin_model(work: Path) -> Path:
     if (model_dir / METADATA_FILE).is_file():
         log.info("using the cached stand-in model %s", model_dir)
         return model_dir
-    from ai_detector.export import export
-    from ai_detector.params import ExportParams
+    from ai_detector.pipeline.export import export
+    from ai_detector.pipeline.params import ExportParams
 
     checkpoint = standin_checkpoint(work / "checkpoint.pt")
     records = _calibration_records(work / "calibration", 24)

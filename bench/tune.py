@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ai_detector.metadata import METADATA_FILE
-from ai_detector.predictor import resolve_model_dir
+from ai_detector.inference.metadata import METADATA_FILE
+from ai_detector.inference.predictor import resolve_model_dir
 from bench.measure import Plan, measure_server
 from bench.report import DISTURBED_CORES
 from bench.run import HERE, machine, parse_settings
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "report")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    for noisy in ("ai_detector", "ai_detector.server", "ai_detector.package"):
+    for noisy in ("ai_detector", "ai_detector.serving.torchserve", "ai_detector.pipeline.package"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     model_dir = args.model or resolve_model_dir(None)
     if not (model_dir / METADATA_FILE).is_file():

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import psutil
 
-from ai_detector.package import build_archive
-from ai_detector.predictor import resolve_model_dir
-from ai_detector.server import (
+from ai_detector.inference.predictor import resolve_model_dir
+from ai_detector.pipeline.package import build_archive
+from ai_detector.serving.torchserve import (
     Server,
     loopback_config,
     read_properties,

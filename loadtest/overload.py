@@ -33,7 +33,7 @@ import aiohttp
 # Run as a script, loadtest/ is first on the path; the loadtest package needs the root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ai_detector.server import read_properties
+from ai_detector.serving.torchserve import read_properties
 from loadtest.local_server import ROOT, cpu_name, local_torchserve
 from loadtest.openloop import NO_ANSWER, Result, open_loop, post, saturated_rate, summarize
 from loadtest.traffic import synthetic_payloads

@@ -29,7 +29,7 @@ import yaml
 # `python loadtest/run.py` puts loadtest/ first on the path; the loadtest package needs the root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ai_detector.server import read_properties, venv_tool
+from ai_detector.serving.torchserve import read_properties, venv_tool
 from loadtest.report import (
     chart,
     max_holding_rate,
@@ -58,9 +58,9 @@ def answers(host: str) -> bool:
 
 def start_server(host: str) -> Path:
     """Build the archive and start TorchServe as `make serve` does; returns its log folder."""
-    from ai_detector.package import build_archive
-    from ai_detector.predictor import resolve_model_dir
-    from ai_detector.server import start
+    from ai_detector.inference.predictor import resolve_model_dir
+    from ai_detector.pipeline.package import build_archive
+    from ai_detector.serving.torchserve import start
 
     config = ROOT / "config.properties"
     if read_properties(config).get("inference_address") != host:
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         if started is not None:
-            from ai_detector.server import stop
+            from ai_detector.serving.torchserve import stop
 
             stop(started)
     if not resources or not (out / "requests.csv").is_file() or not read_csv(out / "requests.csv"):

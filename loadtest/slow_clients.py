@@ -36,7 +36,7 @@ import requests
 # Run as a script, loadtest/ is first on the path; the loadtest package needs the root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ai_detector.server import Server, read_properties
+from ai_detector.serving.torchserve import Server, read_properties
 from loadtest.local_server import ROOT, cpu_name, frontend_process, local_torchserve
 from loadtest.traffic import synthetic_payloads
 

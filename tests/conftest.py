@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ai_detector.metadata import ModelMetadata
+from ai_detector.inference.metadata import ModelMetadata
 
 TINY_LABELS = ("Real", "AI-generated", "Deepfake")
 

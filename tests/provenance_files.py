@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 
-from ai_detector.provenance.result import IPTC_SOURCE_TYPE_PREFIX
+from ai_detector.inference.provenance.result import IPTC_SOURCE_TYPE_PREFIX
 from tests.conftest import encode_image, textured_image
 
 SIGNER_ORG = "ai-detector test signer"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ai_detector.model import DetectorNet
+from ai_detector.pipeline.model import DetectorNet
 
 
 class BaselineDetectorNet(DetectorNet):

@@ -1,11 +1,30 @@
 """ai-detector: tells a real photograph from an AI-generated image or a deepfake.
 
-The package is organised in layers that each work on their own:
+Four parts, dependencies pointing one way (docs/architecture.md draws them):
 
-- ``preprocess``: bytes -> normalised tensor, the one place that touches pixels;
-- ``metadata``: what a trained model needs to be used (labels, sizes, thresholds);
-- ``predictor``: runs an exported ONNX model on images, with or without TorchServe;
-- training stages (``prepare``, ``train``, ``evaluate``, ``export``, ``package``) run by DVC.
+- ``inference``: bytes -> verdict (preprocessing, the ONNX :class:`Predictor`); no torch;
+- ``pipeline``: the DVC stages that train, export, evaluate and package a model;
+- ``serving``: the TorchServe handler and process control;
+- ``apps``: the CLI, the Telegram bot and the demo page.
+
+``from ai_detector import Predictor`` is the short way to the inference core.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ai_detector.inference.predictor import Predictor
+
+__all__ = ["Predictor"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that `import ai_detector.pipeline...` does not load onnxruntime first.
+    if name == "Predictor":
+        from ai_detector.inference.predictor import Predictor
+
+        return Predictor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

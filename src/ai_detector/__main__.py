@@ -1,6 +1,6 @@
 """``python -m ai_detector predict ...``: the ``ai-detector`` command without the console script."""
 
-from ai_detector.cli import main
+from ai_detector.apps.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

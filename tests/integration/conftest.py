@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ai_detector.package import build_archive
-from ai_detector.server import Server, loopback_config, start, stop
+from ai_detector.pipeline.package import build_archive
+from ai_detector.serving.torchserve import Server, loopback_config, start, stop
 from tests.conftest import write_tiny_onnx_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +37,8 @@ def tiny_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def cam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     """A TorchServe whose tiny model has explanation outputs, and the demo page's origin,
     the only one its CORS settings allow (as config.properties does for `make demo`)."""
-    from ai_detector.cam_graph import add_cam_outputs_file
-    from ai_detector.server import free_port, read_properties, write_properties
+    from ai_detector.pipeline.cam_graph import add_cam_outputs_file
+    from ai_detector.serving.torchserve import free_port, read_properties, write_properties
 
     work = tmp_path_factory.mktemp("torchserve-cam")
     write_tiny_onnx_model(work / "model")

@@ -3,7 +3,7 @@
 Telegram is unreachable here, so the bot talks to :class:`fake_telegram.FakeTelegram`
 (a local Bot API server that scripts updates and records replies). The prediction
 service is a stand-in that speaks the service's HTTP contract around the real
-:class:`~ai_detector.predictor.Predictor` with the tiny ONNX model from conftest, so
+:class:`~ai_detector.inference.predictor.Predictor` with the tiny ONNX model from conftest, so
 labels and input errors come from the real decoding code: neutral images come out
 "Real", red ones "AI-generated", blue ones "Deepfake".
 
@@ -28,21 +28,21 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from ai_detector.bot import texts
-from ai_detector.bot.app import create_bot, create_dispatcher, create_webhook_app
-from ai_detector.bot.client import (
+from ai_detector.apps.bot import texts
+from ai_detector.apps.bot.app import create_bot, create_dispatcher, create_webhook_app
+from ai_detector.apps.bot.client import (
     BadServiceResponse,
     DetectorClient,
     ImageRejected,
     ServiceUnavailable,
 )
-from ai_detector.bot.config import Settings, load_settings
-from ai_detector.errors import InputError
-from ai_detector.predictor import Predictor
+from ai_detector.apps.bot.config import Settings, load_settings
+from ai_detector.inference.errors import InputError
+from ai_detector.inference.predictor import Predictor
 from tests.integration.fake_telegram import FakeTelegram
 
 if TYPE_CHECKING:
-    from ai_detector.server import Server
+    from ai_detector.serving.torchserve import Server
 
 pytestmark = pytest.mark.integration
 
@@ -325,7 +325,7 @@ def test_oversize_file_is_refused_without_downloading(
             assert "more than I can check" in second and "up to 10 KB" in second
             assert fake.file_downloads == [] and service.requests == 0
 
-    with caplog.at_level(logging.WARNING, logger="ai_detector.bot"):
+    with caplog.at_level(logging.WARNING, logger="ai_detector.apps.bot"):
         run(scenario())
     assert any("over the" in record.getMessage() for record in caplog.records)
 
@@ -345,7 +345,7 @@ def test_images_the_service_rejects_get_a_clear_reason(
             assert "too small" in too_small
             assert service.requests == 2  # a 4xx is an answer, never retried
 
-    with caplog.at_level(logging.INFO, logger="ai_detector.bot"):
+    with caplog.at_level(logging.INFO, logger="ai_detector.apps.bot"):
         run(scenario())
     assert any("rejected" in record.getMessage() for record in caplog.records)
 
@@ -361,7 +361,7 @@ def test_service_down_gives_a_clear_message_and_a_log_line(
             assert reply.text == texts.SERVICE_UNAVAILABLE
             assert reply.reply_to == message["message_id"]
 
-    with caplog.at_level(logging.WARNING, logger="ai_detector.bot"):
+    with caplog.at_level(logging.WARNING, logger="ai_detector.apps.bot"):
         run(scenario())
     messages = [record.getMessage() for record in caplog.records]
     assert sum("retry" in message for message in messages) == 2  # BOT_RETRIES default
@@ -414,7 +414,7 @@ def test_a_bug_in_a_handler_still_gets_an_answer(
             (reply,) = await converse(fake, settings, expected=1, detector=detector)
             assert reply.text == texts.UNEXPECTED_ERROR
 
-    with caplog.at_level(logging.ERROR, logger="ai_detector.bot"):
+    with caplog.at_level(logging.ERROR, logger="ai_detector.apps.bot"):
         run(scenario())
     assert any("a bug, not a service problem" in record.getMessage() for record in caplog.records)
 
@@ -531,7 +531,7 @@ def test_client_contract(predictor: Predictor, make_image: Callable[..., bytes])
 def test_entry_point_polls_answers_and_stops_on_sigterm(
     predictor: Predictor, make_image: Callable[..., bytes]
 ) -> None:
-    """`python -m ai_detector.bot` (what `make bot` runs), configured only by environment."""
+    """`python -m ai_detector.apps.bot` (what `make bot` runs), configured only by environment."""
 
     async def scenario() -> None:
         async with FakeTelegram(TOKEN) as fake, StandInService(predictor) as service:
@@ -546,7 +546,7 @@ def test_entry_point_polls_answers_and_stops_on_sigterm(
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "ai_detector.bot",
+                "ai_detector.apps.bot",
                 env=env,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
@@ -571,7 +571,7 @@ def test_entry_point_polls_answers_and_stops_on_sigterm(
 def test_missing_bot_token_is_a_clear_error() -> None:
     env = {key: value for key, value in os.environ.items() if key != "BOT_TOKEN"}
     result = subprocess.run(
-        [sys.executable, "-m", "ai_detector.bot"],
+        [sys.executable, "-m", "ai_detector.apps.bot"],
         env=env,
         capture_output=True,
         text=True,

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from PIL import Image
 
-from ai_detector.bot import texts
+from ai_detector.apps.bot import texts
 from tests.integration.fake_telegram import BOT_USER, USER, FakeTelegram
 from tests.integration.test_bot import TOKEN, polling, run, settings_for
 
 if TYPE_CHECKING:
-    from ai_detector.server import Server
+    from ai_detector.serving.torchserve import Server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ import pytest
 import requests
 from PIL import Image
 
-from ai_detector.metadata import ModelMetadata
-from ai_detector.predictor import DEFAULT_MODEL_DIR, Predictor, decide
-from ai_detector.preprocess import preprocess_bytes
+from ai_detector.inference.metadata import ModelMetadata
+from ai_detector.inference.predictor import DEFAULT_MODEL_DIR, Predictor, decide
+from ai_detector.inference.preprocess import preprocess_bytes
 from tests.conftest import encode_image
 from tests.integration.conftest import serve_model
 

@@ -6,9 +6,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from ai_detector.explain import explain_bytes
-from ai_detector.metadata import ModelMetadata
-from ai_detector.predictor import DEFAULT_MODEL_DIR, Predictor
+from ai_detector.inference.explain import explain_bytes
+from ai_detector.inference.metadata import ModelMetadata
+from ai_detector.inference.predictor import DEFAULT_MODEL_DIR, Predictor
 from tests.conftest import encode_image, textured_image
 from tests.integration.test_default_model import PHOTOS, photo
 

@@ -2,7 +2,7 @@
 
 Debian's ``chromium`` (``apt-get install chromium``; .ci/run installs it), driven by
 Playwright for Python; no browser is downloaded. The page is served by
-ai_detector.demo at the one origin the server's CORS settings allow (the ``cam_server``
+ai_detector.apps.demo at the one origin the server's CORS settings allow (the ``cam_server``
 fixture), exactly as ``make demo`` serves it from config.properties.
 """
 
@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from ai_detector.demo import addresses, start_page_server
-from ai_detector.server import free_port
+from ai_detector.apps.demo import addresses, start_page_server
+from ai_detector.serving.torchserve import free_port
 from tests.conftest import encode_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -138,4 +138,4 @@ def test_make_demo_serves_at_the_origin_config_properties_allows():
     port, api = addresses(ROOT / "config.properties")
     assert (port, api) == (8090, "http://127.0.0.1:8080")
     with pytest.raises(ValueError, match="cors_allowed_origin"):
-        addresses(ROOT / "serve" / "model-config.yaml")
+        addresses(ROOT / "src" / "ai_detector" / "serving" / "model-config.yaml")

@@ -20,8 +20,8 @@ import requests
 from loadtest.openloop import Result, closed_loop, run_open_loop, saturated_rate, summarize
 from loadtest.traffic import synthetic_payloads
 
-from ai_detector.predictor import DEFAULT_MODEL_DIR
-from ai_detector.server import Server
+from ai_detector.inference.predictor import DEFAULT_MODEL_DIR
+from ai_detector.serving.torchserve import Server
 from tests.integration.conftest import serve_model
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from ai_detector.server import Server, read_properties
+from ai_detector.serving.torchserve import Server, read_properties
 from tests.conftest import encode_image
 
 log = logging.getLogger(__name__)

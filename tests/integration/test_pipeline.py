@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ai_detector.predictor import Predictor
+from ai_detector.inference.predictor import Predictor
 from tests.conftest import encode_image, textured_image
 from tests.datasets_helpers import make_folder_dataset
 
@@ -27,7 +27,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the pipeline definition pointed at a tiny dataset, after one `dvc repro`."""
     work = tmp_path_factory.mktemp("pipeline")
     make_folder_dataset(work / "dataset", per_class=16)
-    for name in ("dvc.yaml", "serve"):
+    for name in ("dvc.yaml",):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, work / name)
     shutil.copytree(
@@ -104,7 +104,7 @@ def test_repro_produces_a_servable_three_class_model(project):
 def test_exported_model_files_carry_explanation_outputs(project):
     import onnxruntime as ort
 
-    from ai_detector.explain import explain_bytes
+    from ai_detector.inference.explain import explain_bytes
 
     model_dir = project / "models" / "model"
     shipped = json.loads((model_dir / "metadata.json").read_text())

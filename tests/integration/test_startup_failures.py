@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from ai_detector.package import build_archive
-from ai_detector.server import loopback_config, read_properties, start, stop, write_properties
+from ai_detector.pipeline.package import build_archive
+from ai_detector.serving.torchserve import (
+    loopback_config,
+    read_properties,
+    start,
+    stop,
+    write_properties,
+)
 from tests.conftest import write_tiny_onnx_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -46,7 +52,7 @@ def test_a_missing_model_store_is_one_clear_line(tmp_path):
         [
             sys.executable,
             "-m",
-            "ai_detector.server",
+            "ai_detector.serving.torchserve",
             "start",
             "--config",
             str(config),

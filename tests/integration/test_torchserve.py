@@ -11,7 +11,7 @@ import requests
 import yaml
 from PIL import Image
 
-from ai_detector.server import SERVE_DIR
+from ai_detector.serving.torchserve import SERVE_DIR
 from tests.conftest import encode_image, textured_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -145,7 +145,7 @@ def test_concurrent_requests_mixed_good_and_bad(tiny_server, make_image):
 
 
 def test_batching_is_configured(tiny_server):
-    """The worker and batching settings of serve/model-config.yaml reach the server."""
+    """The worker and batching settings of serving/model-config.yaml reach the server."""
     wanted = yaml.safe_load((SERVE_DIR / "model-config.yaml").read_text())
     model = requests.get(f"{tiny_server.management_url}/models/ai-detector", timeout=10).json()[0]
     assert model["batchSize"] == wanted["batchSize"] > 1
@@ -154,7 +154,7 @@ def test_batching_is_configured(tiny_server):
 
 
 def test_requests_are_logged_once_without_debug_lines(tiny_server, make_image):
-    """serve/log4j2.xml is in effect: one access-log line per request, no DEBUG chatter."""
+    """serving/log4j2.xml is in effect: one access-log line per request, no DEBUG chatter."""
     access = tiny_server.log_dir / "access_log.log"
     before = access.read_text().count("/predictions/") if access.exists() else 0
     image = make_image("PNG")

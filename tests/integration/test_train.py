@@ -8,10 +8,10 @@ import pytest
 import torch
 import yaml
 
-from ai_detector.params import PrepareParams, TrainParams
-from ai_detector.prepare import prepare
-from ai_detector.preprocess import ImageSpec, preprocess_bytes
-from ai_detector.train import load_checkpoint, train
+from ai_detector.inference.preprocess import ImageSpec, preprocess_bytes
+from ai_detector.pipeline.params import PrepareParams, TrainParams
+from ai_detector.pipeline.prepare import prepare
+from ai_detector.pipeline.train import load_checkpoint, train
 from tests.conftest import encode_image, textured_image
 from tests.datasets_helpers import make_folder_dataset
 
@@ -84,6 +84,6 @@ def test_unknown_recipe_is_refused(records, tmp_path):
 def test_second_run_reuses_cached_features(records, tmp_path, caplog):
     params = TrainParams(epochs=5, augment_views=1, batch_size=8)
     train(params, records, tmp_path / "a", cache_dir=tmp_path / "cache")
-    caplog.set_level("INFO", logger="ai_detector.train")
+    caplog.set_level("INFO", logger="ai_detector.pipeline.train")
     train(params, records, tmp_path / "b", cache_dir=tmp_path / "cache")
     assert any("0 images computed" in message for message in caplog.messages)

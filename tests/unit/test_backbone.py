@@ -7,13 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from ai_detector.backbone import (
+from ai_detector.inference.preprocess import ImageSpec, preprocess_image
+from ai_detector.pipeline.backbone import (
     create_backbone,
     map_efficientnet_pytorch_keys,
     pretrained_weights_path,
 )
-from ai_detector.model import DetectorNet
-from ai_detector.preprocess import ImageSpec, preprocess_image
+from ai_detector.pipeline.model import DetectorNet
 
 # ImageNet classes 281-287 are the domestic and wild cats (tabby, tiger cat, Persian,
 # Siamese, Egyptian cat, cougar, lynx).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench.limit import fallback_share
 from bench.workload import Item
 
-from ai_detector.predictor import Predictor
+from ai_detector.inference.predictor import Predictor
 from tests.conftest import write_tiny_onnx_model
 
 

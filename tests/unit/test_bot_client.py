@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ai_detector.bot.client import BadServiceResponse, _rejection, parse_prediction
-from ai_detector.schema import Prediction
+from ai_detector.apps.bot.client import BadServiceResponse, _rejection, parse_prediction
+from ai_detector.inference.prediction import Prediction
 
 ANSWER = {
     "label": "Deepfake",

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from ai_detector.bot.config import MB, ConfigError, Settings, load_settings
+from ai_detector.apps.bot.config import MB, ConfigError, Settings, load_settings
 
 TOKEN = "123456:ABC-def_ghi"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ai_detector.bot import texts
-from ai_detector.bot.client import ImageRejected, Prediction
+from ai_detector.apps.bot import texts
+from ai_detector.apps.bot.client import ImageRejected, Prediction
 
 
 def verdict(label: str, confidence: float) -> str:

@@ -6,9 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ai_detector.cascade import boundary_distance, fit_margin, needs_fallback, verdict_shift
-from ai_detector.metadata import ModelMetadata
-from ai_detector.predictor import Predictor, decide, softmax
+from ai_detector.inference.cascade import (
+    boundary_distance,
+    fit_margin,
+    needs_fallback,
+    verdict_shift,
+)
+from ai_detector.inference.metadata import ModelMetadata
+from ai_detector.inference.predictor import Predictor, decide, softmax
 from tests.conftest import TINY_LABELS, write_tiny_onnx_model
 
 META = ModelMetadata(labels=TINY_LABELS, version="t", fake_threshold=0.4, temperature=1.5)

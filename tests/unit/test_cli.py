@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ai_detector import batch
-from ai_detector.cli import main
+from ai_detector.apps import batch
+from ai_detector.apps.cli import main
 from tests.conftest import TINY_LABELS
 from tests.provenance_files import iptc_xmp, plain, png_with_text
 
@@ -176,7 +176,7 @@ def test_interrupted_run_leaves_no_output(
         yield from []
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("ai_detector.cli.predict_files", interrupted)
+    monkeypatch.setattr("ai_detector.apps.cli.predict_files", interrupted)
     out = tmp_path / "out.csv"
     with pytest.raises(KeyboardInterrupt):
         run("-i", photos, "-o", out, "-m", tiny_model_dir)
@@ -210,7 +210,7 @@ def test_output_file_gets_normal_permissions(photos, tiny_model_dir, tmp_path) -
     assert out.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
-@pytest.mark.parametrize("module", ["ai_detector", "ai_detector.cli"])
+@pytest.mark.parametrize("module", ["ai_detector", "ai_detector.apps.cli"])
 def test_python_dash_m(module: str, photos: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     args = ["-i", photos, "-o", out, "-m", tiny_model_dir, "--quiet"]

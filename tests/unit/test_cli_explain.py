@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ai_detector.cam_graph import add_cam_outputs_file
-from ai_detector.cli import main
-from ai_detector.predictor import DEFAULT_MODEL_DIR
-from ai_detector.server import venv_tool
+from ai_detector.apps.cli import main
+from ai_detector.inference.predictor import DEFAULT_MODEL_DIR
+from ai_detector.pipeline.cam_graph import add_cam_outputs_file
+from ai_detector.serving.torchserve import venv_tool
 from tests.conftest import encode_image, textured_image, write_tiny_onnx_model
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ai_detector.server import read_properties
+from ai_detector.serving.torchserve import read_properties
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -158,8 +158,9 @@ def test_dockerignore_keeps_out(path: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["pyproject.toml", "README.md", "params.yaml", "src/ai_detector/cli.py", "serve/handler.py",
-     "serve/model-config.yaml", "docker/config.properties", "docker/healthcheck.py",
+    ["pyproject.toml", "README.md", "params.yaml", "src/ai_detector/apps/cli.py",
+     "src/ai_detector/serving/handler.py", "src/ai_detector/serving/model-config.yaml",
+     "docker/config.properties", "docker/healthcheck.py",
      "models/model/model.onnx", "models/model/metadata.json"],
 )  # fmt: skip
 def test_dockerignore_lets_in(path: str) -> None:

@@ -17,9 +17,14 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from ai_detector.cam_graph import NoHeadError, add_cam_outputs, add_cam_outputs_file, find_head
-from ai_detector.explain import NoExplanationError, crop_box, explain_bytes
-from ai_detector.predictor import Predictor
+from ai_detector.inference.explain import NoExplanationError, crop_box, explain_bytes
+from ai_detector.inference.predictor import Predictor
+from ai_detector.pipeline.cam_graph import (
+    NoHeadError,
+    add_cam_outputs,
+    add_cam_outputs_file,
+    find_head,
+)
 from tests.conftest import encode_image, write_tiny_onnx_model
 
 
@@ -107,7 +112,7 @@ def test_crop_box_matches_preprocessing():
 
 
 def test_a_batch_mixing_predictions_and_explanations_answers_each_as_asked(cam_model_dir):
-    from ai_detector.explanations_api import answer_requests
+    from ai_detector.serving.explanations import answer_requests
 
     predictor = Predictor(cam_model_dir, threads=1)
     requests = [{"body": patched()}, {"body": b"not an image"}, {"body": patched()}, {}]

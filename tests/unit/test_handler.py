@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-HANDLER = Path(__file__).resolve().parents[2] / "serve" / "handler.py"
+HANDLER = Path(__file__).resolve().parents[2] / "src" / "ai_detector" / "serving" / "handler.py"
 
 
 class FakeContext:

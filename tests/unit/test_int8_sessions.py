@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ai_detector import sessions
-from ai_detector.sessions import (
+from ai_detector.inference import sessions
+from ai_detector.inference.sessions import (
     EXACT_ENTRY,
     INT8_EXACT_ENV,
     PROBE_CHANNELS,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ai_detector.metadata import ModelMetadata
+from ai_detector.inference.metadata import ModelMetadata
 
 
 def test_round_trip(tmp_path):

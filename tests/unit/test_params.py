@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ai_detector.params import ExportParams, load_params
+from ai_detector.pipeline.params import ExportParams, load_params
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +43,6 @@ def test_quantize_off_needs_no_calibration_settings():
 def test_known_calibration_methods_are_onnxruntimes():
     from onnxruntime.quantization import CalibrationMethod
 
-    from ai_detector.params import CALIBRATION_METHODS
+    from ai_detector.pipeline.params import CALIBRATION_METHODS
 
     assert {method.name for method in CalibrationMethod} == CALIBRATION_METHODS

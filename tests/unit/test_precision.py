@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from ai_detector.metadata import Candidate, ModelMetadata
-from ai_detector.precision import PRECISION_ENV, choose, cost_ms, pick
-from ai_detector.predictor import Predictor
+from ai_detector.inference.metadata import Candidate, ModelMetadata
+from ai_detector.inference.precision import PRECISION_ENV, choose, cost_ms, pick
+from ai_detector.inference.predictor import Predictor
 from tests.conftest import write_tiny_onnx_model
 
 FP32 = Candidate("fp32", "model_fp32.onnx")

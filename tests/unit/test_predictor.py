@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ai_detector.errors import InputError, NotAnImageError
-from ai_detector.metadata import ModelMetadata
-from ai_detector.predictor import (
+from ai_detector.inference.errors import InputError, NotAnImageError
+from ai_detector.inference.metadata import ModelMetadata
+from ai_detector.inference.predictor import (
     DEFAULT_MODEL_DIR,
     MODEL_DIR_ENV,
     Predictor,

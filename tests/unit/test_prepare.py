@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from ai_detector.data.records import read_records
-from ai_detector.params import PrepareParams
-from ai_detector.prepare import prepare
+from ai_detector.pipeline.data.records import read_records
+from ai_detector.pipeline.params import PrepareParams
+from ai_detector.pipeline.prepare import prepare
 from tests.datasets_helpers import image_bytes, make_cifake_dataset, make_folder_dataset
 
 

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ai_detector import preprocess
-from ai_detector.errors import (
+from ai_detector.inference import preprocess
+from ai_detector.inference.errors import (
     CorruptImageError,
     EmptyInputError,
     ImageTooLargeError,
     ImageTooSmallError,
     NotAnImageError,
 )
-from ai_detector.preprocess import (
+from ai_detector.inference.preprocess import (
     ImageSpec,
     center_crop_resize,
     decode_image,
@@ -150,7 +150,7 @@ def test_damaged_files_only_ever_raise_input_errors(make_image, fmt):
     """Random byte damage must end in a clear 4xx error or a decoded image, never a crash."""
     import random
 
-    from ai_detector.errors import InputError
+    from ai_detector.inference.errors import InputError
 
     rng = random.Random(fmt)
     original = make_image(fmt, size=(48, 40))

@@ -7,9 +7,9 @@ import zlib
 
 import pytest
 
-from ai_detector.provenance import read_provenance
-from ai_detector.provenance.containers import MAX_BLOCK
-from ai_detector.provenance.content_credentials import TRUST_ANCHORS_ENV
+from ai_detector.inference.provenance import read_provenance
+from ai_detector.inference.provenance.containers import MAX_BLOCK
+from ai_detector.inference.provenance.content_credentials import TRUST_ANCHORS_ENV
 from tests.provenance_files import (
     SIGNER_ORG,
     c2pa_sign,
@@ -250,7 +250,7 @@ def test_broken_exif_block_is_a_problem_not_an_error():
 
 
 def test_a_failing_reader_becomes_a_problem(monkeypatch):
-    from ai_detector.provenance import reader
+    from ai_detector.inference.provenance import reader
 
     def explode(data: bytes) -> None:
         raise RuntimeError("bug")

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from ai_detector.quantize import channel_means, quantize_int8
+from ai_detector.pipeline.quantize import channel_means, quantize_int8
 
 
 def _small_convnet(path: Path) -> None:

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from ai_detector.errors import EmptyInputError, InputError
-from ai_detector.predictor import Predictor
-from ai_detector.serving import answer_batch, extract_image
+from ai_detector.inference.errors import EmptyInputError, InputError
+from ai_detector.inference.predictor import Predictor
+from ai_detector.serving.requests import answer_batch, extract_image
 
 IMAGE = b"\xff\xd8\xff\xe0 jpeg bytes"
 B64 = base64.b64encode(IMAGE).decode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ai_detector.data.sources import SourceConfig, SourceError, read_source
+from ai_detector.pipeline.data.sources import SourceConfig, SourceError, read_source
 from tests.datasets_helpers import (
     make_cifake_dataset,
     make_csv_dataset,

@@ -1,0 +1,281 @@
+"""Folder walking, batched prediction and result files for ``ai-detector predict``.
+
+:mod:`ai_detector.apps.cli` parses arguments and picks exit codes; this module does the
+work, and can be used from Python as well:
+
+    for result in predict_files(Predictor(), collect_inputs([Path("photos")]).files):
+        print(result.name, result.prediction or result.error_text)
+
+A file that cannot be read or decoded becomes a :class:`Result` with an error; it
+never stops the run. Output files are written to a temporary file beside the target
+and renamed at the end, so an interrupted run leaves no half-written CSV behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from ai_detector.inference.errors import CorruptImageError, ImageTooLargeError, InputError
+from ai_detector.inference.explain import Explanation, explain_bytes, write_overlay
+from ai_detector.inference.predictor import Prediction, Predictor
+from ai_detector.inference.preprocess import MAX_BYTES
+from ai_detector.pipeline.data.sources import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    # What the output calls the file: relative to the folder when one folder was given,
+    # so a run inside Docker (/app/input/...) names files as they are on the host.
+    name: str
+    # Set when the file is known to be unusable before reading (an unlistable folder).
+    error: InputError | OSError | None = None
+
+
+@dataclass
+class Inputs:
+    files: list[InputFile] = field(default_factory=list)
+    ignored: int = 0  # files in folders whose extension is not an image's
+    unsearched: int = 0  # subfolders left out without --recursive
+
+
+def collect_inputs(paths: Sequence[Path], recursive: bool = False) -> Inputs:
+    """Image files in folders (by extension) plus files named explicitly (any extension).
+
+    Raises FileNotFoundError for a path that does not exist.
+    """
+    inputs = Inputs()
+    relative = len(paths) == 1 and paths[0].is_dir()
+    for path in paths:
+        if path.is_dir():
+            _walk(path, recursive, relative, inputs)
+        elif path.exists() or path.is_symlink():
+            # Named on purpose: tried whatever its extension, so a mistake shows as an error.
+            inputs.files.append(InputFile(path, str(path)))
+        else:
+            raise FileNotFoundError(f"{path} does not exist")
+    return inputs
+
+
+def _walk(root: Path, recursive: bool, relative: bool, inputs: Inputs) -> None:
+    def unlistable(error: OSError) -> None:
+        # os.walk drops folders it cannot list unless told; list them as failed rows.
+        where = Path(error.filename or root)
+        inputs.files.append(InputFile(where, _name(where, root, relative), error))
+
+    for folder, subfolders, names in os.walk(root, onerror=unlistable):
+        subfolders.sort()
+        if not recursive:
+            inputs.unsearched += len(subfolders)
+            subfolders.clear()
+        for name in sorted(names):
+            path = Path(folder) / name
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                inputs.files.append(InputFile(path, _name(path, root, relative)))
+            else:
+                inputs.ignored += 1
+
+
+def _name(path: Path, root: Path, relative: bool) -> str:
+    return path.relative_to(root).as_posix() if relative else str(path)
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    prediction: Prediction | None
+    error_type: str = ""
+    error_message: str = ""
+
+    @property
+    def error_text(self) -> str:
+        return f"{self.error_type}: {self.error_message}" if self.error_type else ""
+
+    @classmethod
+    def failed(cls, name: str, error: BaseException) -> Result:
+        if isinstance(error, InputError):
+            return cls(name, None, error.code, error.message)
+        if isinstance(error, OSError):
+            return cls(name, None, "unreadable", error.strerror or str(error))
+        return cls(name, None, "internal_error", f"{type(error).__name__}: {error}")
+
+
+def read_image(path: Path) -> bytes:
+    """The file's bytes; refuses before reading a file too large to be classified."""
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ImageTooLargeError(f"the image is {size} bytes; the limit is {MAX_BYTES}")
+    return path.read_bytes()
+
+
+def predict_files(
+    predictor: Predictor,
+    files: Sequence[InputFile],
+    batch_size: int = 32,
+    progress: Callable[[int], object] | None = None,
+    explain_dir: Path | None = None,
+) -> Iterator[Result]:
+    """One :class:`Result` per file, in order, running the model on whole batches; with
+    ``explain_dir``, each verdict comes with its heatmap overlay written there."""
+    for start in range(0, len(files), batch_size):
+        chunk = files[start : start + batch_size]
+        yield from _predict_chunk(predictor, chunk, explain_dir)
+        if progress is not None:
+            progress(len(chunk))
+
+
+def _predict_chunk(
+    predictor: Predictor, chunk: Sequence[InputFile], explain_dir: Path | None = None
+) -> list[Result]:
+    results: list[Result | None] = []
+    readable: list[tuple[int, bytes]] = []
+    for item in chunk:
+        try:
+            if item.error is not None:
+                raise item.error
+            readable.append((len(results), read_image(item.path)))
+            results.append(None)
+        except (InputError, OSError) as error:
+            results.append(Result.failed(item.name, error))
+    outcomes = _predict_bytes(predictor, [data for _, data in readable], explain_dir is not None)
+    for (slot, _), outcome in zip(readable, outcomes, strict=True):
+        name = chunk[slot].name
+        if isinstance(outcome, Explanation):
+            if explain_dir is not None:
+                write_overlay(outcome, explain_dir, name)
+            results[slot] = Result(name, outcome.prediction)
+        elif isinstance(outcome, Prediction):
+            results[slot] = Result(name, outcome)
+        else:
+            results[slot] = Result.failed(name, outcome)
+    return [result for result in results if result is not None]
+
+
+def _predict_bytes(
+    predictor: Predictor, items: list[bytes], explain: bool = False
+) -> Sequence[Prediction | Explanation | Exception]:
+    """predict_bytes (or explain_bytes), retried one file at a time if the batch fails.
+
+    Input errors already come back per file; anything else (an odd file that makes
+    the decoder raise outside its usual errors, say) would otherwise take the whole
+    batch, or the run, down with it.
+    """
+
+    def run(items: list[bytes]) -> Sequence[Prediction | Explanation | InputError]:
+        return explain_bytes(predictor, items) if explain else predictor.predict_bytes(items)
+
+    try:
+        return list(run(items))
+    except Exception as error:
+        log.warning("a batch of %d failed (%s); retrying one file at a time", len(items), error)
+        log.debug("batch failure", exc_info=True)
+    outcomes: list[Prediction | Explanation | Exception] = []
+    for data in items:
+        try:
+            outcomes.extend(run([data]))
+        except DECODE_ERRORS as error:
+            # What Pillow raises on a damaged file; the bytes were read fine.
+            outcomes.append(CorruptImageError(f"the image is truncated or corrupt: {error}"))
+        except Exception as error:
+            outcomes.append(error)
+    return outcomes
+
+
+# The provenance answer's fields that fit a CSV cell (ai_detector.inference.provenance).
+PROVENANCE_FIELDS = ("source", "claims", "generator", "signed", "valid")
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else json.dumps(value) if isinstance(value, bool) else str(value)
+
+
+class CsvWriter:
+    """path, label, confidence, prob_<label> for each model label, provenance_*, error."""
+
+    def __init__(self, stream: IO[str], labels: Sequence[str]) -> None:
+        self.labels = tuple(labels)
+        self.writer = csv.writer(stream)
+        probabilities = (f"prob_{label}" for label in self.labels)
+        provenance = (f"provenance_{name}" for name in PROVENANCE_FIELDS)
+        self.writer.writerow(["path", "label", "confidence", *probabilities, *provenance, "error"])
+
+    def write(self, result: Result) -> None:
+        found = result.prediction
+        if found is None:
+            blanks = ("" for _ in (*self.labels, *PROVENANCE_FIELDS))
+            self.writer.writerow([result.name, "", "", *blanks, result.error_text])
+            return
+        probabilities = [found.probabilities[label] for label in self.labels]
+        provenance = [_cell((found.provenance or {}).get(name)) for name in PROVENANCE_FIELDS]
+        self.writer.writerow(
+            [result.name, found.label, found.confidence, *probabilities, *provenance, ""]
+        )
+
+
+class JsonlWriter:
+    """One JSON object a line: the server's answer plus ``path`` and ``error``."""
+
+    def __init__(self, stream: IO[str], labels: Sequence[str]) -> None:
+        self.stream = stream
+
+    def write(self, result: Result) -> None:
+        body: dict[str, object] = {"path": result.name}
+        if result.prediction is not None:
+            body.update(result.prediction.to_dict(), error=None)
+        else:
+            body["error"] = {"type": result.error_type, "message": result.error_message}
+        self.stream.write(json.dumps(body, ensure_ascii=False) + "\n")
+
+
+WRITERS: dict[str, type[CsvWriter] | type[JsonlWriter]] = {"csv": CsvWriter, "jsonl": JsonlWriter}
+
+
+def output_problem(path: Path, overwrite: bool) -> str | None:
+    """Why results cannot be written to ``path``, or None when they can."""
+    if path.is_dir():
+        return f"{path} is a folder; give a file name such as {path / 'predictions.csv'}"
+    if path.exists() and not overwrite:
+        return f"{path} already exists; pass --overwrite to replace it"
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist"
+    return None
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, overwrite: bool = False) -> Iterator[IO[str]]:
+    """A text stream that becomes ``path`` only when the block finishes without error."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(temporary, 0o666 & ~_umask())
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} appeared while predicting; results not written")
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,206 @@
+"""Dataset layouts, each read into :class:`Record` lists with the project's labels.
+
+- ``folder``: ``<root>/<class>/*`` (the development sets in ../shared/data);
+- ``split_folder``: ``<root>/<split>/<class>/*`` (CIFAKE's Kaggle layout, train|test / REAL|FAKE);
+- ``csv``: images plus a labels CSV (Kaggle "generated-or-not": id/filename and label columns);
+- ``hf``: a Hugging Face dataset (OpenDeepfake-Preview), from the hub or a local copy.
+
+A source is described by a :class:`SourceConfig` (from configs/sources/*.yaml).
+Files whose class is not in the source's class map raise an error rather than
+vanishing; non-image files are counted and reported by the caller.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ai_detector.pipeline.data.records import Record, sha256_file
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".avif",
+}
+LAYOUTS = ("folder", "split_folder", "csv", "hf")
+GROUP_BY = ("", "class", "prefix", "manifest")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    layout: str
+    path: str
+    # Maps the source's class names (folder names, CSV values) to project labels.
+    classes: dict[str, str]
+    max_per_class: int | None = None
+    # csv layout: the labels file and its column names.
+    labels_file: str = "labels.csv"
+    file_column: str = "filename"
+    label_column: str = "label"
+    # hf layout: split names and the image/label columns.
+    hf_splits: tuple[str, ...] = ("train", "test")
+    options: dict[str, Any] = field(default_factory=dict)
+    # Each record's origin group: "" (the source), "class" (its class folder), "prefix"
+    # (its file name up to the first "_") or "manifest" (the ``generator`` that the
+    # source's manifest.json names for the file, up to " ("); ``groups`` renames keys.
+    group_by: str = ""
+    groups: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(
+                f"source {self.name}: layout must be one of {LAYOUTS}, got {self.layout!r}"
+            )
+        if not self.classes:
+            raise ValueError(f"source {self.name}: 'classes' must map source classes to labels")
+        if self.group_by not in GROUP_BY:
+            raise ValueError(
+                f"source {self.name}: group_by must be one of {GROUP_BY}, got {self.group_by!r}"
+            )
+
+
+class SourceError(ValueError):
+    """A source's files do not match its declared layout."""
+
+
+def _label_for(config: SourceConfig, raw: str, where: str) -> str:
+    try:
+        return config.classes[raw]
+    except KeyError:
+        raise SourceError(
+            f"source {config.name}: class {raw!r} at {where} is not in its class map "
+            f"{sorted(config.classes)}"
+        ) from None
+
+
+def _images_in(folder: Path) -> tuple[list[Path], list[Path]]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    return images, others
+
+
+def _class_folders(config: SourceConfig, root: Path, split: str = "") -> Iterator[Record]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    if not folders:
+        raise SourceError(f"source {config.name}: no class folders in {root}")
+    for folder in folders:
+        label = _label_for(config, folder.name, str(folder))
+        images, others = _images_in(folder)
+        if others:
+            log.warning(
+                "source %s: skipped %d non-image files in %s", config.name, len(others), folder
+            )
+        if not images:
+            raise SourceError(f"source {config.name}: class folder {folder} holds no images")
+        for path in images:
+            yield Record(str(path), label, config.name, sha256_file(path), source_split=split)
+
+
+def _read_folder(config: SourceConfig, root: Path) -> Iterator[Record]:
+    yield from _class_folders(config, root)
+
+
+def _read_split_folder(config: SourceConfig, root: Path) -> Iterator[Record]:
+    splits = sorted(p for p in root.iterdir() if p.is_dir())
+    if not splits:
+        raise SourceError(f"source {config.name}: no split folders (train/test) in {root}")
+    for split_dir in splits:
+        split = "test" if split_dir.name.lower() in ("test", "testing") else split_dir.name.lower()
+        yield from _class_folders(config, split_dir, split)
+
+
+def _read_csv(config: SourceConfig, root: Path) -> Iterator[Record]:
+    labels_path = root / config.labels_file
+    if not labels_path.is_file():
+        raise SourceError(f"source {config.name}: no labels file {labels_path}")
+    with labels_path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise SourceError(f"source {config.name}: {labels_path} has no rows")
+    for number, row in enumerate(rows, start=2):
+        if config.file_column not in row or config.label_column not in row:
+            raise SourceError(
+                f"source {config.name}: {labels_path} needs columns "
+                f"{config.file_column!r} and {config.label_column!r}, has {sorted(row)}"
+            )
+        label = _label_for(config, row[config.label_column].strip(), f"{labels_path}:{number}")
+        path = root / row[config.file_column].strip()
+        if not path.is_file():
+            raise SourceError(
+                f"source {config.name}: {labels_path}:{number} names missing file {path}"
+            )
+        yield Record(str(path), label, config.name, sha256_file(path))
+
+
+def read_source(config: SourceConfig, cache_dir: Path | None = None) -> list[Record]:
+    """All records of one source, balanced down to ``max_per_class`` if set."""
+    if config.layout == "hf":
+        from ai_detector.pipeline.data.hf import read_hf
+
+        records = read_hf(config, cache_dir or Path("data/cache"))
+    else:
+        root = Path(config.path)
+        if not root.is_dir():
+            raise SourceError(f"source {config.name}: {root} is not a folder")
+        readers = {"folder": _read_folder, "split_folder": _read_split_folder, "csv": _read_csv}
+        records = list(readers[config.layout](config, root))
+    if config.max_per_class:
+        records = _cap_per_class(records, config.max_per_class)
+    if config.group_by:
+        records = _with_groups(config, records)
+    log.info("source %s: %d records", config.name, len(records))
+    return records
+
+
+def _with_groups(config: SourceConfig, records: list[Record]) -> list[Record]:
+    generators: dict[str, str] = {}
+    if config.group_by == "manifest":
+        manifest = Path(config.path) / "manifest.json"
+        if not manifest.is_file():
+            raise SourceError(f"source {config.name}: group_by manifest needs {manifest}")
+        root = Path(config.path).resolve()
+        generators = {
+            str(root / entry["file"]): str(entry.get("generator", ""))
+            for entry in json.loads(manifest.read_text())
+        }
+
+    def key(record: Record) -> str:
+        path = Path(record.path)
+        if config.group_by == "class":
+            return path.parent.name
+        if config.group_by == "prefix":
+            return path.name.split("_", 1)[0]
+        generator = generators.get(str(path.resolve()))
+        if not generator:
+            raise SourceError(f"source {config.name}: {path} has no generator in manifest.json")
+        return generator.split(" (", 1)[0]  # "DeepFloyd IF (IF-ddim-50)": the family
+
+    keys = [key(r) for r in records]
+    return [replace(r, group=config.groups.get(k, k)) for r, k in zip(records, keys, strict=True)]
+
+
+def _cap_per_class(records: list[Record], cap: int) -> list[Record]:
+    """Keep ``cap`` records per (label, source split), chosen by hash: stable and unbiased."""
+    kept: list[Record] = []
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for record in records:
+        groups.setdefault((record.label, record.source_split), []).append(record)
+    for group in groups.values():
+        kept.extend(sorted(group, key=lambda r: r.sha256)[:cap])
+    return kept
