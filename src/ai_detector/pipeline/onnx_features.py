@@ -1,6 +1,6 @@
 """A model's own pooled features and logits, from its fp32 ONNX file, cached per image.
 
-    python -m ai_detector.onnx_features --model models/model IMAGE...   # feature size, verdict
+    python -m ai_detector.pipeline.onnx_features --model models/model IMAGE...  # size, verdict
 
 The linear head of an exported model reads one vector per image: the pooled taps and last
 layer, concatenated (ai_detector.cam_graph finds it). Exposing that vector as an extra
@@ -25,10 +25,10 @@ import onnx
 import onnxruntime as ort
 from onnx import helper
 
-from ai_detector.cam_graph import head_input
-from ai_detector.data.records import Record
-from ai_detector.metadata import ModelMetadata
-from ai_detector.preprocess import ImageSpec, preprocess_bytes
+from ai_detector.inference.metadata import ModelMetadata
+from ai_detector.inference.preprocess import ImageSpec, preprocess_bytes
+from ai_detector.pipeline.cam_graph import head_input
+from ai_detector.pipeline.data.records import Record
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,7 @@ class FeatureExtractor:
         self.logits_name = self.session.get_outputs()[0].name
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        features, logits = self.session.run(
-            [FEATURES, self.logits_name], {self.input_name: batch}
-        )
+        features, logits = self.session.run([FEATURES, self.logits_name], {self.input_name: batch})
         return np.asarray(features), np.asarray(logits)
 
 
@@ -131,7 +129,7 @@ def cached_run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ai_detector.predictor import softmax
+    from ai_detector.inference.predictor import softmax
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, required=True)
@@ -140,9 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     extractor = FeatureExtractor(args.model, threads=1)
     for path in args.images:
-        features, logits = extractor.run(
-            preprocess_bytes(path.read_bytes(), extractor.spec)[None]
-        )
+        features, logits = extractor.run(preprocess_bytes(path.read_bytes(), extractor.spec)[None])
         probs = softmax(logits, extractor.metadata.temperature)[0]
         log.info("%s: %d features, P=%s", path, features.shape[1], np.round(probs, 3).tolist())
     return 0

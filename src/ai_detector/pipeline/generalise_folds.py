@@ -1,6 +1,6 @@
 """The folds of the generalise stage: leave one origin out, leave CIFAKE classes out.
 
-    from ai_detector.generalise_folds import leave_one_source_out, leave_classes_out
+    from ai_detector.pipeline.generalise_folds import leave_one_source_out, leave_classes_out
 
 Each fold fits a probe (the ``head`` recipe of ai_detector.train) on feature rows chosen
 by a mask and scores other rows; the folds only decide which rows. A probe's score is
@@ -18,12 +18,13 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from ai_detector.data.records import Record
-from ai_detector.params import TrainParams
-from ai_detector.train import fit_head
+from ai_detector.pipeline.data.records import Record
+from ai_detector.pipeline.params import TrainParams
+from ai_detector.pipeline.train import fit_head
 
 # P(not real) for the rows a mask selects.
 Probe = Callable[[np.ndarray], np.ndarray]
+# (rows to fit, rows to stop early on) -> a fitted probe.
 ProbeFactory = Callable[[np.ndarray, np.ndarray], Probe]
 
 
@@ -47,6 +48,21 @@ def standardise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows.mean(axis=0), np.maximum(std, 0.1 * float(np.median(std)) + 1e-6)
 
 
+class LinearProbe:
+    """A linear head over standardised features: the ``head`` recipe's model."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, head: torch.nn.Linear, real: int):
+        self.mean, self.std, self.head, self.real = mean, std, head, real
+
+    def probabilities(self, raw: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(((raw - self.mean) / self.std).astype(np.float32))
+        with torch.no_grad():
+            return self.head(x).softmax(dim=1).numpy()
+
+    def fake_score(self, raw: np.ndarray) -> np.ndarray:
+        return 1.0 - self.probabilities(raw)[:, self.real]
+
+
 def fit_probe(
     features: np.ndarray,
     y: np.ndarray,
@@ -55,18 +71,14 @@ def fit_probe(
     n_classes: int,
     real_index: int,
     params: TrainParams,
-) -> Probe:
-    """A linear head fitted on rows ``fit``, early-stopped on rows ``stop``."""
+) -> LinearProbe:
+    """A linear head fitted on rows ``fit`` (a mask or indices, repeats allowed),
+    early-stopped on rows ``stop``."""
     mean, std = standardise(features[fit])
-    x = ((features - mean) / std).astype(np.float32)
-    head, _ = fit_head(x[fit], y[fit], x[stop], y[stop], n_classes, params)
-
-    def fake_score(rows: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            probabilities = head(torch.from_numpy(x[rows])).softmax(dim=1).numpy()
-        return 1.0 - probabilities[:, real_index]
-
-    return fake_score
+    x_fit = ((features[fit] - mean) / std).astype(np.float32)
+    x_stop = ((features[stop] - mean) / std).astype(np.float32)
+    head, _ = fit_head(x_fit, y[fit], x_stop, y[stop], n_classes, params)
+    return LinearProbe(mean, std, head, real_index)
 
 
 def _splits(records: Sequence[Record]) -> dict[str, np.ndarray]:
@@ -111,7 +123,7 @@ def leave_classes_out(
     (the other sources and CIFAKE's other classes), scored on them."""
     split = _splits(records)
     cifake = np.array([r.source == cifake_source for r in records])
-    classes = np.array([cifake_class(r.path) if c else "" for r, c in zip(records, cifake)])
+    classes = np.array([cifake_class(r.path) if r.source == cifake_source else "" for r in records])
     is_fake = y != real_index
     results: dict[str, dict[str, Any]] = {}
     for pair in holdout:
