@@ -101,7 +101,8 @@ def score_sets(
     )
     real_scores = fake_scores([r for r in test if r.label == REAL], "clean", None)
     results: dict[str, Any] = {}
-    for config in load_source_configs(params.eval_sources):
+    configs = load_source_configs(params.eval_sources) if params.eval_sources else []
+    for config in configs:
         records = read_source(config)
         scores = fake_scores(records, "clean", None)
         is_fake = np.array([r.label != REAL for r in records])

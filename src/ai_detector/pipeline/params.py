@@ -103,7 +103,7 @@ class ExportParams:
 
 @dataclass(frozen=True)
 class GeneraliseParams:
-    # Sets never trained on, scored by the model itself (configs/sources layout).
+    # Sets never trained on, scored by the model itself (configs/sources layout; "" = none).
     eval_sources: str = "configs/sources/eval.yaml"
     cifake_source: str = "cifake"
     # CIFAKE classes held out together, one fold per pair.
