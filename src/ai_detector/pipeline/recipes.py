@@ -19,10 +19,10 @@ Features are computed once per view by ai_detector.pipeline.onnx_features (cache
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +48,13 @@ from ai_detector.pipeline.params import Params, load_params
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Recipe:
     name: str
     view: str = "clean"
     sbi: bool = True
     balance: bool = False
+    lr: float | None = None  # None: params.yaml's train.lr
 
 
 RECIPES = (
@@ -63,7 +64,26 @@ RECIPES = (
     Recipe("head, native centre crop", view="native"),
     Recipe("head, serving + native views averaged", view="both"),
     Recipe("head, native crop, origins balanced, no SBI", view="native", sbi=False, balance=True),
+    Recipe("head, lr 0.003", lr=0.003),
+    Recipe("head, lr 0.003, no SBI deepfakes", lr=0.003, sbi=False),
 )
+
+
+def serving_ms(extractor: FeatureExtractor, records: list[Record], view: str) -> float:
+    """Median ms per image at batch 1: decode, preprocess (per view) and the network."""
+    spec = extractor.spec
+    times = []
+    for record in records:
+        started = time.perf_counter()
+        arrays = []
+        if view in ("clean", "both"):
+            arrays.append(preprocess_bytes(record.read_bytes(), spec))
+        if view in ("native", "both"):
+            arrays.append(native_crop(record, spec))
+        for array in arrays:
+            extractor.run(array[None])
+        times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1000)
 
 
 def imagenet_probe(out: Path, params: Params) -> Path:
@@ -127,7 +147,8 @@ def run_recipe(
     params: Params,
     cache: Path,
 ) -> dict[str, Any]:
-    started = time.perf_counter()
+    if recipe.lr is not None:
+        params = dataclasses.replace(params, train=dataclasses.replace(params.train, lr=recipe.lr))
     if not recipe.sbi:
         records = [r for r in records if r.label != DEEPFAKE]
     labels = extractor.metadata.labels
@@ -148,7 +169,9 @@ def run_recipe(
     g = params.generalise
     lco = leave_classes_out(records, y, real, factory, g.cifake_source, g.cifake_holdout)
     split = np.array([r.split for r in records])
+    started = time.perf_counter()
     probe = fitted(split == "train", split == "val")
+    fit_seconds = time.perf_counter() - started
     test = split == "test"
     probabilities = probe.probabilities(features[test])
     in_dist = {
@@ -173,8 +196,14 @@ def run_recipe(
         **{f"{name}_auc": entry["roc_auc"] for name, entry in sets.items()},
         "in_distribution": in_dist,
         "loso": {k: v["roc_auc"] for k, v in loso.items()},
-        "seconds": time.perf_counter() - started,
+        "head_fit_seconds": round(fit_seconds, 1),
     }
+
+
+def _photos(records: list[Record], count: int = 40) -> list[Record]:
+    """Test photos of every size, for timing: the full-size sets, not 32 px CIFAKE."""
+    chosen = [r for r in records if r.split == "test" and r.source != "cifake"]
+    return chosen[:: max(1, len(chosen) // count)][:count]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,12 +225,15 @@ def main(argv: list[str] | None = None) -> int:
         imagenet_probe(args.probe_model, params), params.generalise.threads
     )
     torch.set_num_threads(1)  # tiny linear steps: see ai_detector.pipeline.generalise
+    timer = FeatureExtractor(args.probe_model, threads=1)
     records = read_records(args.records)
     results = []
     for recipe in RECIPES:
         if args.only and recipe.name not in args.only:
             continue
         result = run_recipe(recipe, records, extractor, params, args.cache)
+        # One thread, as each serving worker runs (AI_DETECTOR_THREADS defaults to 1).
+        result["serving_ms"] = serving_ms(timer, _photos(records), recipe.view)
         results.append(result)
         print(json.dumps({k: v for k, v in result.items() if k != "loso"}))
     args.out.parent.mkdir(parents=True, exist_ok=True)
