@@ -115,9 +115,9 @@ def _generalisation(detail: dict[str, Any]) -> list[str]:
     rows = []
     for name, entry in detail["evaluation_sets"].items():
         rows.append([name, entry["n"], entry["against"], entry["roc_auc"], entry["fake_recall"]])
-        rows += [
-            [f"  {name}: {g}", f["n"], "", f["roc_auc"], ""] for g, f in entry["per_group"].items()
-        ]
+        groups = entry["per_group"]
+        if len(groups) > 1:  # a set of one origin has its row already
+            rows += [[f"{name}: {g}", f["n"], "", f["roc_auc"], ""] for g, f in groups.items()]
     lines += _table(["set", "n", "against", "ROC-AUC", "fake recall"], rows)
     return lines
 
