@@ -22,7 +22,7 @@ from ai_detector.pipeline.data.sources import SourceConfig, SourceError, read_so
 from ai_detector.pipeline.generalise import generalise, resized_face
 from ai_detector.pipeline.generalise_folds import cifake_class
 from ai_detector.pipeline.onnx_features import FeatureExtractor, cached_run
-from ai_detector.pipeline.params import GeneraliseParams, TrainParams
+from ai_detector.pipeline.params import GeneraliseParams, TrainParams, load_params
 from tests.conftest import encode_image, textured_image, write_tiny_onnx_model
 
 TRAIN = TrainParams(epochs=60, patience=60, lr=0.05, batch_size=16, weight_decay=0.0)
@@ -185,3 +185,9 @@ def test_real_faces_are_resized_into_the_fakes_size_range(tmp_path):
         record = dataclasses.replace(record, sha256=f"{seed}")
     assert all(250 <= max(size) <= 480 for size in sides)
     assert len(set(sides)) > 1
+
+
+def test_generalise_defaults_are_the_repository_params():
+    # The code's defaults must not differ from params.yaml (one place for every number).
+    root = Path(__file__).resolve().parents[2]
+    assert load_params(root / "params.yaml").generalise == GeneraliseParams()
