@@ -40,7 +40,7 @@ from ai_detector.serving.torchserve import (
 
 log = logging.getLogger("bench")
 
-ROOT = SERVE_DIR.parent
+ROOT = Path(__file__).resolve().parents[1]
 BASELINE_DIR = Path(__file__).resolve().parent / "baseline"
 NAME = "ai-detector"
 
