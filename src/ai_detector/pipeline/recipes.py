@@ -65,8 +65,6 @@ RECIPES = (
     Recipe("head, serving + native views averaged", view="both"),
     Recipe("head, native crop, origins balanced, no SBI", view="native", sbi=False, balance=True),
     Recipe("head, native centre crop, no SBI deepfakes", view="native", sbi=False),
-    Recipe("head, lr 0.003", lr=0.003),
-    Recipe("head, lr 0.003, no SBI deepfakes", lr=0.003, sbi=False),
 )
 
 
