@@ -19,7 +19,7 @@ from PIL import Image
 
 from ai_detector.pipeline.data.records import Record, sha256_file, write_records
 from ai_detector.pipeline.data.sources import SourceConfig, SourceError, read_source
-from ai_detector.pipeline.generalise import generalise, resized_face
+from ai_detector.pipeline.generalise import generalise, resized_face, short_names
 from ai_detector.pipeline.generalise_folds import cifake_class
 from ai_detector.pipeline.onnx_features import FeatureExtractor, cached_run
 from ai_detector.pipeline.params import GeneraliseParams, TrainParams, load_params
@@ -191,3 +191,13 @@ def test_generalise_defaults_are_the_repository_params():
     # The code's defaults must not differ from params.yaml (one place for every number).
     root = Path(__file__).resolve().parents[2]
     assert load_params(root / "params.yaml").generalise == GeneraliseParams()
+
+
+def test_headline_names_are_short_unless_they_clash():
+    sets = {"faces-t2i-sdxl-flux": {}, "quiz-a": {}, "quiz-b": {}, "unseen": {}}
+    assert short_names(sets) == {
+        "faces-t2i-sdxl-flux": "faces",
+        "quiz-a": "quiz-a",
+        "quiz-b": "quiz-b",
+        "unseen": "unseen",
+    }

@@ -131,6 +131,14 @@ def score_sets(
     return results
 
 
+def short_names(sets: dict[str, Any]) -> dict[str, str]:
+    """Each set's name up to its first "-" (faces-t2i-sdxl-flux: faces), so that the
+    headline stays narrow in `dvc metrics show`; the whole name where two would clash."""
+    shorts = {name: name.split("-", 1)[0] for name in sets}
+    clashes = {s for s in shorts.values() if list(shorts.values()).count(s) > 1}
+    return {name: name if short in clashes else short for name, short in shorts.items()}
+
+
 def generalise(
     params: GeneraliseParams,
     train: TrainParams,
@@ -166,7 +174,7 @@ def generalise(
         "loso_auc_mean": float(np.mean(aucs)),
         "loso_auc_min": float(np.min(aucs)),
         "cifake_lco_acc": float(np.mean(accuracies)) if accuracies else None,
-        **{f"{name}_auc": entry["roc_auc"] for name, entry in sets.items()},
+        **{f"{short}_auc": sets[name]["roc_auc"] for name, short in short_names(sets).items()},
     }
     detail = {
         "model_version": extractor.metadata.version,
