@@ -69,3 +69,41 @@ def make_hf_dataset(root: Path, per_class: int = 3) -> Path:
 
     DatasetDict({"train": split(0), "test": split(300)}).save_to_disk(str(root))
     return root
+
+
+def make_hf_parquet_snapshot(
+    root: Path, per_class: int = 3, names: tuple[str, ...] = ("Fake", "Real"), label: str = "label"
+) -> Path:
+    """What ``hf download <id> --repo-type dataset --local-dir root`` leaves for a parquet
+    dataset such as OpenDeepfake-Preview: a card and data/train-*.parquet (image + ClassLabel)."""
+    import io
+
+    from datasets import ClassLabel, Dataset, Features, Image
+    from PIL import Image as PILImage
+
+    features = Features({"image": Image(), label: ClassLabel(names=list(names))})
+    images, labels = [], []
+    for index in range(per_class * len(names)):
+        value = index % len(names)
+        images.append(PILImage.open(io.BytesIO(image_bytes(index + 700, names[value] != "Real"))))
+        labels.append(value)
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    Dataset.from_dict({"image": images, label: labels}, features=features).to_parquet(
+        str(root / "data" / "train-00000-of-00001.parquet")
+    )
+    (root / "README.md").write_text("---\nlicense: apache-2.0\n---\n# stand-in\n")
+    return root
+
+
+def make_generated_or_not_dataset(root: Path, per_class: int = 3) -> Path:
+    """Kaggle generated-or-not: images/ and train.csv (id, target); every other id is
+    listed without its file's suffix, as in the competition's files."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    rows = ["id,target"]
+    for index in range(per_class * 2):
+        fake = index % 2 == 1
+        (root / "images" / f"g{index}.jpg").write_bytes(image_bytes(index + 900, fake))
+        rows.append(f"g{index}{'.jpg' if index % 4 < 2 else ''},{int(fake)}")
+    (root / "train.csv").write_text("\n".join(rows) + "\n")
+    (root / "test.csv").write_text("id\nunlabelled.jpg\n")
+    return root

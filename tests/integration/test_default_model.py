@@ -84,6 +84,32 @@ def test_label_survives_jpeg_recompression(predictor, name):
     assert recompressed.label == original.label
 
 
+@pytest.mark.parametrize("draft", [True, False], ids=["served-decode", "full-decode"])
+@pytest.mark.parametrize("name", PHOTOS)
+def test_png_and_jpeg_q90_of_one_photo_get_the_same_label(name, draft):
+    """Issue #12: the file format must not decide the verdict (the issue saw the astronaut
+    go from P(Real) 0.72 as PNG to 0.46 as JPEG q90). Every candidate the model ships,
+    through the draft JPEG decode the service uses and through a full decode."""
+    metadata = ModelMetadata.load(DEFAULT_MODEL_DIR)
+    image = photo(name)
+    batch = np.stack(
+        [
+            preprocess_bytes(encode_image(image, "PNG"), metadata.image_spec, draft=draft),
+            preprocess_bytes(
+                encode_image(image, "JPEG", quality=90), metadata.image_spec, draft=draft
+            ),
+        ]
+    )
+    for candidate in metadata.runnable:
+        probabilities = Predictor(DEFAULT_MODEL_DIR, 1, candidate.name).probabilities(batch)
+        png, jpeg = decide(probabilities, metadata).tolist()
+        real = metadata.labels.index(metadata.real_label)
+        assert png == jpeg, (
+            f"{candidate.name}: P(Real) {probabilities[0, real]:.3f} as PNG, "
+            f"{probabilities[1, real]:.3f} as JPEG q90"
+        )
+
+
 @pytest.mark.parametrize("name", PHOTOS)
 def test_label_survives_a_mirror_flip(predictor, name):
     image = photo(name)

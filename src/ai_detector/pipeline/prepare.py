@@ -4,8 +4,10 @@
 
 Writes ``records.csv`` (path, label, source, sha256, split) and ``report.json``
 (counts per source/label/split, image size and format statistics per label, the
-files carrying provenance metadata per source/label, and every skipped file with
-its reason). A file that cannot be decoded is skipped and
+files carrying provenance metadata per source/label, the shortcut checks of
+:mod:`ai_detector.pipeline.data.shortcuts` (format, size and JPEG quality per source and label,
+and the attributes that predict a label, also logged as warnings), and every skipped
+file with its reason). A file that cannot be decoded is skipped and
 counted, never dropped silently; an image whose bytes appear twice is kept once,
 and bytes that appear under two labels are dropped and reported.
 """
@@ -30,6 +32,7 @@ from ai_detector.inference.preprocess import decode_image
 from ai_detector.inference.provenance import read_provenance
 from ai_detector.pipeline.data.blend import encode_like, self_blend
 from ai_detector.pipeline.data.records import DEEPFAKE, REAL, Record, write_records
+from ai_detector.pipeline.data.shortcuts import image_attributes, log_flags, shortcut_report
 from ai_detector.pipeline.data.sources import SourceConfig, read_source
 from ai_detector.pipeline.params import PrepareParams, load_params
 from ai_detector.pipeline.tracking import log_artifacts, log_metrics, stage_run
@@ -49,15 +52,16 @@ def load_source_configs(path: str | Path) -> list[SourceConfig]:
     return configs
 
 
-def _inspect(record: Record) -> tuple[str, tuple[int, int], str | None]:
-    """Format, size and provenance kind of a record's image (see :func:`provenance_counts`);
-    raises InputError when it cannot be decoded."""
+def _inspect(record: Record) -> tuple[str, tuple[int, int], str | None, dict[str, str]]:
+    """Format, size, provenance kind (see :func:`provenance_counts`) and shortcut attributes
+    of a record's image; raises InputError when it cannot be decoded."""
     data = record.read_bytes()
     decode_image(data, draft_size=64)  # raises InputError on bad data; draft keeps it cheap
     header = Image.open(io.BytesIO(data))
     stated = read_provenance(data)
     camera = "camera-exif" if "camera" in stated.details else None
-    return header.format or "?", header.size, stated.source if stated.present else camera
+    kind = stated.source if stated.present else camera
+    return header.format or "?", header.size, kind, image_attributes(header)
 
 
 def provenance_counts(
@@ -153,6 +157,7 @@ def build_report(
     stats: dict[str, Any],
     skipped: list[dict[str, str]],
     provenance: dict[str, Any] | None = None,
+    shortcuts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     counts: dict[str, Any] = defaultdict(lambda: defaultdict(Counter))
     for record in records:
@@ -162,6 +167,7 @@ def build_report(
         "counts": {s: {lab: dict(c) for lab, c in v.items()} for s, v in counts.items()},
         "by_label": stats,
         "provenance": provenance or {},
+        "shortcuts": shortcuts or {},
         "skipped": skipped,
     }
 
@@ -174,9 +180,10 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
     formats: dict[str, Counter[str]] = defaultdict(Counter)
     sizes: dict[str, list[tuple[int, int]]] = defaultdict(list)
     kinds: dict[str, str | None] = {}
+    attributes: dict[str, dict[str, str]] = {}
     for record in records:
         try:
-            fmt, size, kinds[record.path] = _inspect(record)
+            fmt, size, kinds[record.path], attributes[record.path] = _inspect(record)
         except (InputError, OSError) as error:
             skipped.append({"path": record.path, "reason": str(error)})
             continue
@@ -196,13 +203,19 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
         }
         for label in sizes
     }
+    for record in split:  # the synthetic deepfakes: their encoding can be a shortcut too
+        if record.path not in attributes:
+            with Image.open(record.path) as image:
+                attributes[record.path] = image_attributes(image)
+    shortcuts = shortcut_report((r.source, r.label, attributes[r.path]) for r in split)
     # Over the de-duplicated source files; the synthetic deepfakes are made from pixels.
-    report = build_report(split, stats, skipped, provenance_counts(unique, kinds))
+    report = build_report(split, stats, skipped, provenance_counts(unique, kinds), shortcuts)
     write_records(split, out_dir / "records.csv")
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     log.info("prepared %d records (%d skipped) into %s", len(split), len(skipped), out_dir)
     for entry in skipped[:20]:
         log.warning("skipped %s: %s", entry["path"], entry["reason"])
+    log_flags(shortcuts)
     return report
 
 

@@ -2,7 +2,9 @@
 
 - ``folder``: ``<root>/<class>/*`` (the development sets in ../shared/data);
 - ``split_folder``: ``<root>/<split>/<class>/*`` (CIFAKE's Kaggle layout, train|test / REAL|FAKE);
-- ``csv``: images plus a labels CSV (Kaggle "generated-or-not": id/filename and label columns);
+- ``csv``: images plus a labels CSV (Kaggle "generated-or-not": ``train.csv`` with ``id`` and
+  ``target`` columns, the images in ``images/`` (``options: {image_dir: images}``), some ids
+  without their file's suffix);
 - ``hf``: a Hugging Face dataset (OpenDeepfake-Preview), from the hub or a local copy.
 
 A source is described by a :class:`SourceConfig` (from configs/sources/*.yaml).
@@ -13,6 +15,7 @@ vanishing; non-image files are counted and reported by the caller.
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import logging
 from collections.abc import Iterator
@@ -120,6 +123,12 @@ def _read_split_folder(config: SourceConfig, root: Path) -> Iterator[Record]:
     splits = sorted(p for p in root.iterdir() if p.is_dir())
     if not splits:
         raise SourceError(f"source {config.name}: no split folders (train/test) in {root}")
+    if classes_on_top := [p.name for p in splits if p.name in config.classes]:
+        raise SourceError(
+            f"source {config.name}: {root} holds class folders {classes_on_top} directly; "
+            "layout split_folder expects <root>/<split>/<class>/ (CIFAKE: train|test/REAL|FAKE), "
+            "layout folder reads <root>/<class>/"
+        )
     for split_dir in splits:
         split = "test" if split_dir.name.lower() in ("test", "testing") else split_dir.name.lower()
         yield from _class_folders(config, split_dir, split)
@@ -139,13 +148,32 @@ def _read_csv(config: SourceConfig, root: Path) -> Iterator[Record]:
                 f"source {config.name}: {labels_path} needs columns "
                 f"{config.file_column!r} and {config.label_column!r}, has {sorted(row)}"
             )
-        label = _label_for(config, row[config.label_column].strip(), f"{labels_path}:{number}")
-        path = root / row[config.file_column].strip()
-        if not path.is_file():
-            raise SourceError(
-                f"source {config.name}: {labels_path}:{number} names missing file {path}"
-            )
+        where = f"{labels_path}:{number}"
+        label = _label_for(config, row[config.label_column].strip(), where)
+        path = _csv_image(config, root / config.options.get("image_dir", ""), row, where)
         yield Record(str(path), label, config.name, sha256_file(path))
+
+
+def _csv_image(config: SourceConfig, folder: Path, row: dict[str, str], where: str) -> Path:
+    """The file a CSV row names; a bare name (generated-or-not lists some ids without
+    their suffix) matches the one image file with that stem."""
+    path = folder / row[config.file_column].strip()
+    if path.is_file():
+        return path
+    if not path.suffix:
+        matches = [
+            p
+            for p in path.parent.glob(glob.escape(path.name) + ".*")
+            if p.suffix.lower() in IMAGE_SUFFIXES
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            names = sorted(p.name for p in matches)
+            raise SourceError(
+                f"source {config.name}: {where} names {path.name}, which matches {names}"
+            )
+    raise SourceError(f"source {config.name}: {where} names missing file {path}")
 
 
 def read_source(config: SourceConfig, cache_dir: Path | None = None) -> list[Record]:
