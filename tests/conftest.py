@@ -76,7 +76,8 @@ def write_tiny_onnx_model(
 
     weights = np.zeros((3, len(labels)), dtype=np.float32)
     weights[0, 1] = 6.0  # red   -> AI-generated
-    weights[2, 2] = 6.0  # blue  -> Deepfake
+    if len(labels) > 2:
+        weights[2, 2] = 6.0  # blue  -> Deepfake
     bias = np.array([1.0 + real_bias_shift, -1.0, -1.0][: len(labels)], dtype=np.float32)
     graph = helper.make_graph(
         [

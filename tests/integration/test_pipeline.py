@@ -35,7 +35,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         work / "src",
         ignore=shutil.ignore_patterns("default_model", "__pycache__", "*.egg-info"),
     )
-    (work / "configs").mkdir()
+    (work / "configs" / "sources").mkdir(parents=True)
+    # Evaluation-only sets for the generalise stage: fakes alone, scored against the test reals.
+    make_folder_dataset(work / "unseen", per_class=6, classes=("fake",))
+    unseen = {"name": "unseen", "layout": "folder", "path": str(work / "unseen")}
+    unseen["classes"] = {"fake": "AI-generated"}
+    (work / "configs" / "sources" / "eval.yaml").write_text(yaml.safe_dump({"sources": [unseen]}))
     (work / "configs" / "tiny.yaml").write_text(
         yaml.safe_dump(
             {
@@ -45,6 +50,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         "layout": "folder",
                         "path": str(work / "dataset"),
                         "classes": {"real": "Real", "fake": "AI-generated"},
+                        "group_by": "class",
                     }
                 ]
             }
@@ -61,6 +67,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["train"].update(
         epochs=40, augment_views=1, batch_size=16, patience=10, version="tiny-pipeline"
     )
+    params["generalise"].update(faces_source="unseen", face_reals="real")
     params["export"].update(
         calibration_images=8,
         bias_correction_images=8,
@@ -207,13 +214,40 @@ def test_changing_a_stages_code_makes_dvc_status_report_it(project, code, stage)
     assert stage in json.loads(status.stdout)
 
 
+def test_repro_prints_and_writes_the_generalisation_figures(project):
+    headline = json.loads((project / "metrics" / "generalise.json").read_text())
+    detail = json.loads((project / "metrics" / "generalise_detail.json").read_text())
+    # Origins by class folder: real, fake, and the self-blended deepfakes.
+    loso = detail["leave_one_source_out"]
+    assert set(loso) == {"real", "fake", "sbi-tiny"}
+    assert headline["loso_auc_mean"] == pytest.approx(sum(f["roc_auc"] for f in loso.values()) / 3)
+    assert headline["loso_auc_min"] == min(f["roc_auc"] for f in loso.values())
+    assert headline["cifake_lco_acc"] is None  # no CIFAKE in the tiny data
+    unseen = detail["evaluation_sets"]["unseen"]
+    assert unseen["n"] == 6 and unseen["against"] == "real test faces"
+    assert 0.0 <= headline["unseen_auc"] <= 1.0
+    card = (project / "models" / "MODEL_CARD.md").read_text()
+    assert "## Generalisation" in card and "held-out origin" in card
+    shown = subprocess.run(
+        ["dvc", "metrics", "show"],
+        cwd=project,
+        env=pipeline_env(project),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "loso_auc_mean" in shown.stdout
+    assert "leave_one_source_out" not in shown.stdout  # the detail is no DVC metric
+
+
 def test_every_stage_is_logged_to_mlflow_and_the_model_registered(project):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("ai-detector")
     runs = client.search_runs([experiment.experiment_id])
-    assert {run.data.tags["stage"] for run in runs} == {"prepare", "train", "export", "evaluate"}
+    stages = {run.data.tags["stage"] for run in runs}
+    assert stages == {"prepare", "train", "export", "evaluate", "generalise"}
     evaluate = next(run for run in runs if run.data.tags["stage"] == "evaluate")
     assert 0.0 <= evaluate.data.metrics["test.accuracy"] <= 1.0
     train = next(run for run in runs if run.data.tags["stage"] == "train")

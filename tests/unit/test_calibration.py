@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ai_detector.inference.predictor import softmax
+from ai_detector.inference.decision import softmax
 from ai_detector.pipeline.calibration import choose_threshold, fit_temperature
 
 REAL = 0

@@ -112,6 +112,16 @@ def _pooled_map(graph: onnx.GraphProto, node: onnx.NodeProto | None) -> str:
     return str(node.input[0])
 
 
+def head_input(model: onnx.ModelProto) -> str:
+    """The vector the linear head reads, before any standardisation (Sub/Div)."""
+    graph = model.graph
+    producers = {out: node for node in graph.node for out in node.output}
+    tensor, _ = _linear(graph, producers)
+    while tensor in producers and producers[tensor].op_type in ("Div", "Sub"):
+        tensor = producers[tensor].input[0]
+    return tensor
+
+
 def find_head(model: onnx.ModelProto) -> Head:
     """The linear head over pooled taps, or :class:`NoHeadError` naming what is missing."""
     graph = model.graph

@@ -2,7 +2,8 @@
 
     python -m ai_detector.pipeline.model_card --model models/model \
         --evaluation metrics/evaluate.json \
-        --report data/prepared/report.json [--out models/model/MODEL_CARD.md]
+        --report data/prepared/report.json [--generalisation metrics/generalise_detail.json] \
+        [--out models/model/MODEL_CARD.md]
 
 Every number in the card is read from the pipeline's own outputs (metadata.json,
 evaluate.json, the data report), so the card cannot drift from what was measured.
@@ -112,6 +113,41 @@ def _choice(export: dict[str, Any]) -> str:
     return f" ({tied} within the measurement's spread; tie-break {choice['tie_break']})"
 
 
+def _generalisation(detail: dict[str, Any]) -> list[str]:
+    """The generalise stage's figures: the ones a model is judged by."""
+    head = detail["headline"]
+    lines = [
+        "",
+        "## Generalisation (origins, classes and sets never trained on)",
+        "",
+        f"Leave-one-source-out ROC-AUC mean {_fmt(head['loso_auc_mean'])}, minimum "
+        f"{_fmt(head['loso_auc_min'])}; CIFAKE leave-classes-out accuracy "
+        f"{_fmt(head['cifake_lco_acc'])}. Probe: {detail['probe']}.",
+        "",
+    ]
+    loso = detail["leave_one_source_out"]
+    lines += _table(
+        ["held-out origin", "n", "scored against", "ROC-AUC", "accuracy on it"],
+        [[g, f["n"], f["n_against"], f["roc_auc"], f["accuracy"]] for g, f in loso.items()],
+    )
+    lco = detail["cifake_leave_classes_out"]
+    if lco:
+        lines += ["", "CIFAKE classes held out (trained on the other six):", ""]
+        lines += _table(
+            ["classes", "n", "accuracy", "ROC-AUC"],
+            [[k, f["n"], f["accuracy"], f["roc_auc"]] for k, f in lco.items()],
+        )
+    lines += ["", "Evaluation-only sets, scored by this model:", ""]
+    rows = []
+    for name, entry in detail["evaluation_sets"].items():
+        rows.append([name, entry["n"], entry["against"], entry["roc_auc"], entry["fake_recall"]])
+        groups = entry["per_group"]
+        if len(groups) > 1:  # a set of one origin has its row already
+            rows += [[f"{name}: {g}", f["n"], "", f["roc_auc"], ""] for g, f in groups.items()]
+    lines += _table(["set", "n", "against", "ROC-AUC", "fake recall"], rows)
+    return lines
+
+
 LIMITS = [
     "- The development sets are small and come from few generators: images from new "
     "generators will be missed more often than these figures suggest.",
@@ -125,6 +161,7 @@ def render(
     evaluation: dict[str, Any],
     report: dict[str, Any],
     sources: str = "",
+    generalisation: dict[str, Any] | None = None,
 ) -> str:
     test = evaluation["test"]
     per_source = evaluation.get("per_source", {})
@@ -166,6 +203,8 @@ def render(
     lines += _table(
         ["perturbation", "accuracy", "balanced acc.", "macro F1", "F1 drop"], robustness
     )
+    if generalisation:
+        lines += _generalisation(generalisation)
     lines += _int8_line(metadata.extra.get("export", {}))
     if "draft_shortcut" in evaluation:
         draft = evaluation["draft_shortcut"]
@@ -192,15 +231,19 @@ def render(
 
 
 def main(argv: list[str] | None = None) -> int:
-    # --out: MODEL_CARD.md in the model directory unless given.
+    # --out: MODEL_CARD.md in the model directory unless given; --generalisation: the
+    # generalise stage's detail, when there is one.
     paths = {"model": MODEL, "evaluation": EVALUATION, "report": "data/prepared/report.json"}
-    return run_stage("card", __doc__, _run, argv, {**paths, "out": None}, tracked=False)
+    extra = {"generalisation": None, "out": None}
+    return run_stage("card", __doc__, _run, argv, {**paths, **extra}, tracked=False)
 
 
 def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
     evaluation = json.loads(args.evaluation.read_text())
     report = json.loads(args.report.read_text())
-    text = render(ModelMetadata.load(args.model), evaluation, report, params.prepare.sources)
+    detail = json.loads(args.generalisation.read_text()) if args.generalisation else None
+    metadata = ModelMetadata.load(args.model)
+    text = render(metadata, evaluation, report, params.prepare.sources, detail)
     out = args.out or args.model / "MODEL_CARD.md"
     out.write_text(text)
     log.info("wrote %s", out)

@@ -110,11 +110,33 @@ class ExportParams:
 
 
 @dataclass(frozen=True)
+class GeneraliseParams:
+    # Sets never trained on, scored by the model itself (configs/sources layout; "" = none).
+    eval_sources: str
+    cifake_source: str
+    # CIFAKE classes held out together, one fold per pair.
+    cifake_holdout: tuple[tuple[str, ...], ...]
+    # The fakes-only face set, and the origin group whose test faces it is scored against,
+    # resized to a side in this range (the fakes' own range, so size tells nothing).
+    faces_source: str
+    face_reals: str
+    face_sizes: tuple[int, int]
+    batch_size: int
+    threads: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "cifake_holdout", tuple(tuple(str(c) for c in p) for p in self.cifake_holdout)
+        )
+
+
+@dataclass(frozen=True)
 class Params:
     prepare: PrepareParams
     train: TrainParams
     evaluate: EvaluateParams
     export: ExportParams
+    generalise: GeneraliseParams
 
 
 def _build(section: str, cls: type[T], values: dict[str, Any] | None) -> T:
@@ -143,4 +165,5 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         train=_build("train", TrainParams, raw.get("train")),
         evaluate=_build("evaluate", EvaluateParams, raw.get("evaluate")),
         export=_build("export", ExportParams, raw.get("export")),
+        generalise=_build("generalise", GeneraliseParams, raw.get("generalise")),
     )

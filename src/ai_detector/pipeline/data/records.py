@@ -26,6 +26,13 @@ class Record:
     split: str = ""
     # The split the source itself assigned ("" when it has none); its test split is kept as test.
     source_split: str = ""
+    # Origin within the source (a generator family, a photo collection; "" = the source
+    # itself): the unit that leave-one-source-out evaluation holds out (ai_detector.generalise).
+    group: str = ""
+
+    @property
+    def origin(self) -> str:
+        return self.group or self.source
 
     def with_split(self, split: str) -> Record:
         return replace(self, split=split)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import csv
 import glob
+import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from ai_detector.pipeline.data.records import Record, sha256_file
 log = logging.getLogger(__name__)
 
 LAYOUTS = ("folder", "split_folder", "csv", "hf")
+GROUP_BY = ("", "class", "prefix", "manifest")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class SourceConfig:
     # hf layout: split names and the image/label columns.
     hf_splits: tuple[str, ...] = ("train", "test")
     options: dict[str, Any] = field(default_factory=dict)
+    # Each record's origin group: "" (the source), "class" (its class folder), "prefix"
+    # (its file name up to the first "_") or "manifest" (the ``generator`` that the
+    # source's manifest.json names for the file, up to " ("); ``groups`` renames keys.
+    group_by: str = ""
+    groups: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -53,6 +60,10 @@ class SourceConfig:
             )
         if not self.classes:
             raise ValueError(f"source {self.name}: 'classes' must map source classes to labels")
+        if self.group_by not in GROUP_BY:
+            raise ValueError(
+                f"source {self.name}: group_by must be one of {GROUP_BY}, got {self.group_by!r}"
+            )
 
 
 class SourceError(ValueError):
@@ -168,8 +179,37 @@ def read_source(config: SourceConfig, cache_dir: Path | None = None) -> list[Rec
         records = list(readers[config.layout](config, root))
     if config.max_per_class:
         records = _cap_per_class(records, config.max_per_class)
+    if config.group_by:
+        records = _with_groups(config, records)
     log.info("source %s: %d records", config.name, len(records))
     return records
+
+
+def _with_groups(config: SourceConfig, records: list[Record]) -> list[Record]:
+    generators: dict[str, str] = {}
+    if config.group_by == "manifest":
+        manifest = Path(config.path) / "manifest.json"
+        if not manifest.is_file():
+            raise SourceError(f"source {config.name}: group_by manifest needs {manifest}")
+        root = Path(config.path).resolve()
+        generators = {
+            str(root / entry["file"]): str(entry.get("generator", ""))
+            for entry in json.loads(manifest.read_text())
+        }
+
+    def key(record: Record) -> str:
+        path = Path(record.path)
+        if config.group_by == "class":
+            return path.parent.name
+        if config.group_by == "prefix":
+            return path.name.split("_", 1)[0]
+        generator = generators.get(str(path.resolve()))
+        if not generator:
+            raise SourceError(f"source {config.name}: {path} has no generator in manifest.json")
+        return generator.split(" (", 1)[0]  # "DeepFloyd IF (IF-ddim-50)": the family
+
+    keys = [key(r) for r in records]
+    return [replace(r, group=config.groups.get(k, k)) for r, k in zip(records, keys, strict=True)]
 
 
 def _cap_per_class(records: list[Record], cap: int) -> list[Record]:
