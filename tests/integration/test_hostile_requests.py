@@ -119,3 +119,19 @@ def test_nested_json_never_fails_its_batch_neighbours(tiny_server, make_image):
         else:
             assert response.status_code == 200, response.text
             assert response.json()["label"] == "AI-generated"
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "http://127.0.0.1:9/evil.mar", "ai-detector.mar"]
+)
+def test_no_model_can_be_registered_through_the_management_api(tiny_server, url):
+    """The model API is off and allowed_urls matches nothing: registering a model from a
+    file, a URL or the store is refused, nothing is copied, and the served model stays."""
+    answer = requests.post(f"{tiny_server.management_url}/models", params={"url": url}, timeout=30)
+    assert answer.status_code >= 400, answer.text
+    listed = requests.get(f"{tiny_server.management_url}/models", timeout=30).json()
+    assert [model["modelName"] for model in listed["models"]] == [tiny_server.model_name]
+    store = tiny_server.log_dir.parent / "store"
+    assert sorted(path.name for path in store.iterdir()) == [f"{tiny_server.model_name}.mar"]
+    ok = requests.post(tiny_server.predict_url, data=encode_image(textured_image()), timeout=30)
+    assert ok.status_code == 200
