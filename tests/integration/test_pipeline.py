@@ -185,7 +185,8 @@ def test_dvc_metrics_show_is_a_short_headline_table(project):
     rows = [line.split()[0] for line in lines[1:]]
     assert sorted(rows) == ["metrics/generalise.json", "metrics/headline.json"]
     headline = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "ece", "latency_ms")
-    for name in (*headline, "loso_auc_mean", "loso_auc_min", "cifake_lco_acc"):
+    # cifake_lco_acc is null without CIFAKE in the tiny data, and DVC leaves nulls out.
+    for name in (*headline, "loso_auc_mean", "loso_auc_min"):
         assert name in lines[0]
     assert max(len(line) for line in lines) <= 200, shown.stdout
 
