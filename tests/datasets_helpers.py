@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from tests.conftest import encode_image, textured_image
 
 
@@ -107,3 +109,15 @@ def make_generated_or_not_dataset(root: Path, per_class: int = 3) -> Path:
     (root / "train.csv").write_text("\n".join(rows) + "\n")
     (root / "test.csv").write_text("id\nunlabelled.jpg\n")
     return root
+
+
+def write_folder_sources(sources: Path, root: Path, name: str = "set") -> Path:
+    """A sources list (configs/sources layout) naming one real/fake folder dataset."""
+    entry = {
+        "name": name,
+        "layout": "folder",
+        "path": str(root),
+        "classes": {"real": "Real", "fake": "AI-generated"},
+    }
+    sources.write_text(yaml.safe_dump({"sources": [entry]}))
+    return sources

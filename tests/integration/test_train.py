@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-import yaml
 
 from ai_detector.inference.preprocess import preprocess_bytes
 from ai_detector.pipeline.backbone import backbone_image_spec
@@ -14,7 +13,7 @@ from ai_detector.pipeline.model import load_checkpoint
 from ai_detector.pipeline.prepare import prepare
 from ai_detector.pipeline.train import train
 from tests.conftest import encode_image, repo_params, textured_image
-from tests.datasets_helpers import make_folder_dataset
+from tests.datasets_helpers import make_folder_dataset, write_folder_sources
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -24,20 +23,7 @@ def records(tmp_path_factory):
     work = tmp_path_factory.mktemp("train")
     root = make_folder_dataset(work / "set", per_class=12)
     sources = work / "sources.yaml"
-    sources.write_text(
-        yaml.safe_dump(
-            {
-                "sources": [
-                    {
-                        "name": "set",
-                        "layout": "folder",
-                        "path": str(root),
-                        "classes": {"real": "Real", "fake": "AI-generated"},
-                    }
-                ]
-            }
-        )
-    )
+    write_folder_sources(sources, root)
     prepare(
         repo_params(
             "prepare",

@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 
 import pytest
-import yaml
 from PIL import Image
 
 from ai_detector.pipeline.data.shortcuts import (
@@ -18,6 +17,7 @@ from ai_detector.pipeline.data.shortcuts import (
 )
 from ai_detector.pipeline.prepare import prepare
 from tests.conftest import encode_image, repo_params, textured_image
+from tests.datasets_helpers import write_folder_sources
 
 PER_CLASS = 20
 
@@ -34,20 +34,7 @@ def write_set(root: Path, encode: dict[str, list[tuple[str, int]]]) -> str:
             suffix = ".jpg" if fmt == "JPEG" else ".png"
             (root / name / f"{index}{suffix}").write_bytes(encode_image(image, fmt, **options))
     sources = root.parent / "sources.yaml"
-    sources.write_text(
-        yaml.safe_dump(
-            {
-                "sources": [
-                    {
-                        "name": "set",
-                        "layout": "folder",
-                        "path": str(root),
-                        "classes": {"real": "Real", "fake": "AI-generated"},
-                    }
-                ]
-            }
-        )
-    )
+    write_folder_sources(sources, root)
     return str(sources)
 
 
