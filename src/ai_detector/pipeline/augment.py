@@ -2,8 +2,13 @@
 
 Random resized crop and flip for content variety; JPEG re-compression at a random
 quality, blur and down-up resizing so the model cannot lean on compression or
-resampling traces that differ between sources. Works on decoded PIL images and
-ends in :func:`ai_detector.inference.preprocess.normalize`, the same step serving uses.
+resampling traces that differ between sources. Before the crop, the whole image may be
+shrunk by a random factor and saved again as JPEG, WebP or PNG (issue #12's format and
+size augmentation), as a file is when it is shared, so that neither a file's format nor
+its size tells the label. Works on decoded PIL images and ends in
+:func:`ai_detector.inference.preprocess.normalize`, the same step serving uses.
+
+The settings are ``train``'s in params.yaml (:class:`ai_detector.pipeline.params.TrainParams`).
 """
 
 from __future__ import annotations
@@ -16,13 +21,32 @@ from PIL import Image, ImageFilter
 
 from ai_detector.inference.metadata import ImageSpec
 from ai_detector.inference.preprocess import normalize
+from ai_detector.pipeline.params import TrainParams
+
+# Resampling filters drawn at random, so that no one filter's traces mark a class.
+FILTERS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS)
 
 
 def jpeg_recompress(image: Image.Image, quality: int) -> Image.Image:
+    return reencode(image, "JPEG", quality)
+
+
+def reencode(image: Image.Image, file_format: str, quality: int) -> Image.Image:
+    """``image`` saved as ``file_format`` (quality ignored by PNG) and decoded again."""
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
+    image.save(buffer, format=file_format, quality=quality)
     buffer.seek(0)
     return Image.open(buffer).convert("RGB")
+
+
+def reshare(image: Image.Image, rng: random.Random, params: TrainParams) -> Image.Image:
+    """The whole image shrunk by a factor in ``params.rescale`` and saved again in one of
+    ``params.reencode_formats`` at a quality in ``params.jpeg_quality``."""
+    scale = rng.uniform(*params.rescale)
+    if scale < 1.0:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, rng.choice(FILTERS))
+    return reencode(image, rng.choice(params.reencode_formats), rng.randint(*params.jpeg_quality))
 
 
 def random_resized_crop(image: Image.Image, size: int, rng: random.Random) -> Image.Image:
@@ -37,18 +61,16 @@ def random_resized_crop(image: Image.Image, size: int, rng: random.Random) -> Im
 
 
 def augment(
-    image: Image.Image,
-    spec: ImageSpec,
-    rng: random.Random,
-    jpeg_quality: tuple[int, int] = (60, 100),
-    blur_probability: float = 0.1,
+    image: Image.Image, spec: ImageSpec, rng: random.Random, params: TrainParams
 ) -> np.ndarray:
     """One random training view of ``image`` as model input (3, H, W)."""
+    if rng.random() < params.reshare_probability:
+        image = reshare(image, rng, params)
     view = random_resized_crop(image, spec.input_size, rng)
     if rng.random() < 0.5:
         view = view.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    if rng.random() < blur_probability:
+    if rng.random() < params.blur_probability:
         view = view.filter(ImageFilter.GaussianBlur(radius=rng.uniform(0.2, 1.5)))
     if rng.random() < 0.5:
-        view = jpeg_recompress(view, rng.randint(*jpeg_quality))
+        view = jpeg_recompress(view, rng.randint(*params.jpeg_quality))
     return normalize(view, spec)

@@ -60,9 +60,7 @@ class ImageViews(Dataset[tuple[torch.Tensor, int]]):
         image = decode_image(record.read_bytes(), draft_size=self.spec.resize_size)
         if self.train:
             rng = random.Random(f"{self.params.seed}-{record.sha256}-{self.epoch}")
-            array = augment(
-                image, self.spec, rng, self.params.jpeg_quality, self.params.blur_probability
-            )
+            array = augment(image, self.spec, rng, self.params)
         else:
             array = preprocess_image(image, self.spec)
         return torch.from_numpy(array), self.index[record.label]

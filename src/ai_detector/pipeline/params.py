@@ -28,6 +28,9 @@ class PrepareParams:
     deepfakes_per_real: float
 
 
+REENCODE_FORMATS = ("JPEG", "WEBP", "PNG")
+
+
 @dataclass(frozen=True)
 class TrainParams:
     recipe: str  # "head": frozen backbone, cached features; "finetune": whole network
@@ -40,6 +43,10 @@ class TrainParams:
     augment_views: int
     jpeg_quality: tuple[int, int]
     blur_probability: float
+    # Format and size augmentation (augment.reshare): how often, which formats, how small.
+    reshare_probability: float
+    reencode_formats: tuple[str, ...]
+    rescale: tuple[float, float]
     # Backbone stages whose pooled output feeds the head besides the final features.
     taps: tuple[int, ...]
     # recipe "finetune": after the head, these stages onwards learn too (LP-FT).
@@ -50,6 +57,14 @@ class TrainParams:
     recall_target: float
     threshold_policy: str  # "balanced" (max balanced accuracy) or "recall_target"
     version: str
+
+    def __post_init__(self) -> None:
+        unknown = set(self.reencode_formats) - set(REENCODE_FORMATS)
+        if unknown:
+            raise ValueError(f"train.reencode_formats: {sorted(unknown)} not in {REENCODE_FORMATS}")
+        low, high = self.rescale
+        if not 0 < low <= high <= 1:
+            raise ValueError(f"train.rescale must satisfy 0 < low <= high <= 1, got {self.rescale}")
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def image_views(
         yield preprocess_image(image, spec)
         rng = random.Random(f"{params.seed}-{record.sha256}")
         for _ in range(views):
-            yield augment(image, spec, rng, params.jpeg_quality, params.blur_probability)
+            yield augment(image, spec, rng, params)
 
 
 @torch.inference_mode()
@@ -105,6 +105,9 @@ def cached_features(
             params.seed,
             params.jpeg_quality,
             params.blur_probability,
+            params.reshare_probability,
+            list(params.reencode_formats),
+            list(params.rescale),
             list(model.taps),
             spec.input_size,
             spec.resize_size,
