@@ -5,9 +5,10 @@
         [--cache data/features] [--out metrics/tuned_recipes.json]
 
 Each recipe is params.yaml's ``train`` section with some values changed (and, for the SBI
-A/B, the self-blended deepfakes left out of the records). It runs the pipeline's own
-stages on it: train (timed), export (fp32 only: int8 does not change what a recipe
-learns), evaluate (in-distribution test split) and generalise (leave-one-source-out and
+A/B, the self-blended deepfakes left out of the records; for more CIFAKE, the prepare stage
+run again on params.yaml's sources with CIFAKE's ``max_per_class`` changed). It runs the
+pipeline's own stages on it: train (timed), export (fp32 only: int8 does not change what a
+recipe learns), evaluate (in-distribution test split) and generalise (leave-one-source-out and
 CIFAKE leave-classes-out probes on the tuned features, which are upper bounds because the
 backbone saw every group while it was tuned; the evaluation-only sets, which no recipe
 trains on and which are fair across rows). A recipe whose folder under ``--work`` already
@@ -25,11 +26,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ai_detector.pipeline.data.records import DEEPFAKE, read_records, write_records
+import yaml
+
+from ai_detector.pipeline.data.records import DEEPFAKE, Record, read_records, write_records
 from ai_detector.pipeline.evaluate import evaluate
 from ai_detector.pipeline.export import export
 from ai_detector.pipeline.generalise import generalise
 from ai_detector.pipeline.params import Params, load_params
+from ai_detector.pipeline.prepare import prepare
 from ai_detector.pipeline.stage import LOG_FORMAT
 from ai_detector.pipeline.train import train
 
@@ -41,6 +45,7 @@ class TunedRecipe:
     name: str
     sbi: bool = True
     train: dict[str, Any] = dataclasses.field(default_factory=dict)
+    cifake_per_class: int | None = None  # None: as params.yaml's sources say
 
     @property
     def slug(self) -> str:
@@ -54,7 +59,28 @@ TUNED_RECIPES = (
     TunedRecipe("finetune, SBI, format and size resharing"),
     TunedRecipe("finetune from stage 2, no SBI, resharing", sbi=False, train={"finetune_from": 2}),
     TunedRecipe("finetune 16 epochs, no SBI, resharing", sbi=False, train={"finetune_epochs": 16}),
+    TunedRecipe(
+        "finetune, no SBI, resharing, 2000 CIFAKE per class", sbi=False, cifake_per_class=2000
+    ),
 )
+
+
+def recipe_records(
+    recipe: TunedRecipe, params: Params, records_path: Path, folder: Path
+) -> list[Record]:
+    """The records a recipe trains and is tested on."""
+    if recipe.cifake_per_class is not None:
+        records_path = folder / "prepared" / "records.csv"
+        if not records_path.is_file():
+            sources = yaml.safe_load(Path(params.prepare.sources).read_text())
+            for entry in sources["sources"]:
+                if entry["name"] == params.generalise.cifake_source:
+                    entry["max_per_class"] = recipe.cifake_per_class
+            (folder / "sources.yaml").write_text(yaml.safe_dump(sources, sort_keys=False))
+            changed = dataclasses.replace(params.prepare, sources=str(folder / "sources.yaml"))
+            prepare(changed, folder / "prepared")
+    records = read_records(records_path)
+    return records if recipe.sbi else [r for r in records if r.label != DEEPFAKE]
 
 
 def run_recipe(
@@ -62,10 +88,7 @@ def run_recipe(
 ) -> dict[str, Any]:
     folder = work / recipe.slug
     folder.mkdir(parents=True, exist_ok=True)
-    records = read_records(records_path)
-    if not recipe.sbi:
-        records = [r for r in records if r.label != DEEPFAKE]
-    write_records(records, folder / "records.csv")
+    write_records(recipe_records(recipe, params, records_path, folder), folder / "records.csv")
     train_params = dataclasses.replace(params.train, **recipe.train)
     timing = folder / "train_seconds.json"
     if not (folder / "checkpoint.pt").is_file():
