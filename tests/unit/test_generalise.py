@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -131,6 +132,21 @@ def test_leave_one_source_out_really_leaves_the_group_out(tmp_path):
     assert loso["blue"]["n"] == 8 and loso["blue"]["n_against"] == 4
     assert headline["loso_auc_min"] == loso["blue"]["roc_auc"]
     assert headline["cifake_lco_acc"] is None  # no CIFAKE source here
+
+
+def test_the_callers_torch_threads_come_back(tmp_path):
+    # The probes fit on one thread; a fine-tune run after this in the same process
+    # (ai_detector.pipeline.tuned_recipes) ran at half speed while they did not come back.
+    write_tiny_onnx_model(tmp_path / "model")
+    write_records(_records(tmp_path / "data"), tmp_path / "records.csv")
+    params = repo_params("generalise", eval_sources="", threads=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        generalise(params, TRAIN, tmp_path / "model", tmp_path / "records.csv", None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.slow

@@ -25,11 +25,12 @@ backbone is ImageNet's and the figures are exact for the recipe.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,16 @@ def short_names(sets: dict[str, Any]) -> dict[str, str]:
     return {name: name if short in clashes else short for name, short in shorts.items()}
 
 
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def generalise(
     params: GeneraliseParams,
     train: TrainParams,
@@ -154,47 +165,48 @@ def generalise(
     """(headline metrics, detail) for the model in ``model_dir``."""
     extractor = FeatureExtractor(model_dir, params.threads)
     # A linear head's steps are tiny: on 2 busy cores, 2 torch threads ran them 7x slower
-    # than one (1.36 vs 0.19 s per epoch), so the probes fit on one thread.
-    torch.set_num_threads(1)
-    labels = extractor.metadata.labels
-    records = [r for r in read_records(records_path) if r.label in labels]
-    features, _ = cached_run(extractor, records, cache, params.batch_size)
-    y = np.array([labels.index(r.label) for r in records])
+    # than one (1.36 vs 0.19 s per epoch), so the probes fit on one thread; the caller's
+    # setting comes back afterwards (a training run after this one needs its threads).
+    with torch_threads(1):
+        labels = extractor.metadata.labels
+        records = [r for r in read_records(records_path) if r.label in labels]
+        features, _ = cached_run(extractor, records, cache, params.batch_size)
+        y = np.array([labels.index(r.label) for r in records])
 
-    def probe(fit: np.ndarray, stop: np.ndarray) -> Probe:
-        fitted = fit_probe(features, y, fit, stop, len(labels), labels.index(REAL), train)
-        return lambda rows: fitted.fake_score(features[rows])
+        def probe(fit: np.ndarray, stop: np.ndarray) -> Probe:
+            fitted = fit_probe(features, y, fit, stop, len(labels), labels.index(REAL), train)
+            return lambda rows: fitted.fake_score(features[rows])
 
-    loso = leave_one_source_out(records, y, labels.index(REAL), probe)
-    cifake = [r for r in records if r.source == params.cifake_source]
-    lco = leave_classes_out(
-        records, y, labels.index(REAL), probe, params.cifake_source, params.cifake_holdout
-    )
-    test = [r for r in records if r.split == "test"]
-    scorer = model_scorer(extractor, cache, params.batch_size)
-    sets = score_sets(scorer, extractor.spec, params, test, extractor.metadata.fake_threshold)
-    aucs = [fold["roc_auc"] for fold in loso.values()]
-    accuracies = [fold["accuracy"] for fold in lco.values()]
-    headline = {
-        "loso_auc_mean": float(np.mean(aucs)),
-        "loso_auc_min": float(np.min(aucs)),
-        "cifake_lco_acc": float(np.mean(accuracies)) if accuracies else None,
-        **{f"{short}_auc": sets[name]["roc_auc"] for name, short in short_names(sets).items()},
-    }
-    detail = {
-        "model_version": extractor.metadata.version,
-        "probe": (
-            "head recipe (train.fit_head: linear, AdamW, cosine, class weights, early stop; "
-            f"lr {train.lr}, weight decay {train.weight_decay}, {train.epochs} epochs, "
-            f"patience {train.patience}) on the model's pooled fp32 features, clean view"
-        ),
-        "headline": headline,
-        "leave_one_source_out": loso,
-        "cifake_leave_classes_out": lco,
-        "cifake_classes": sorted({cifake_class(r.path) for r in cifake}),
-        "evaluation_sets": sets,
-    }
-    return headline, detail
+        loso = leave_one_source_out(records, y, labels.index(REAL), probe)
+        cifake = [r for r in records if r.source == params.cifake_source]
+        lco = leave_classes_out(
+            records, y, labels.index(REAL), probe, params.cifake_source, params.cifake_holdout
+        )
+        test = [r for r in records if r.split == "test"]
+        scorer = model_scorer(extractor, cache, params.batch_size)
+        sets = score_sets(scorer, extractor.spec, params, test, extractor.metadata.fake_threshold)
+        aucs = [fold["roc_auc"] for fold in loso.values()]
+        accuracies = [fold["accuracy"] for fold in lco.values()]
+        headline = {
+            "loso_auc_mean": float(np.mean(aucs)),
+            "loso_auc_min": float(np.min(aucs)),
+            "cifake_lco_acc": float(np.mean(accuracies)) if accuracies else None,
+            **{f"{short}_auc": sets[name]["roc_auc"] for name, short in short_names(sets).items()},
+        }
+        detail = {
+            "model_version": extractor.metadata.version,
+            "probe": (
+                "head recipe (train.fit_head: linear, AdamW, cosine, class weights, early stop; "
+                f"lr {train.lr}, weight decay {train.weight_decay}, {train.epochs} epochs, "
+                f"patience {train.patience}) on the model's pooled fp32 features, clean view"
+            ),
+            "headline": headline,
+            "leave_one_source_out": loso,
+            "cifake_leave_classes_out": lco,
+            "cifake_classes": sorted({cifake_class(r.path) for r in cifake}),
+            "evaluation_sets": sets,
+        }
+        return headline, detail
 
 
 def main(argv: list[str] | None = None) -> int:
