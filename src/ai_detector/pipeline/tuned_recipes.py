@@ -56,11 +56,9 @@ NO_RESHARE = {"reshare_probability": 0.0}
 TUNED_RECIPES = (
     TunedRecipe("finetune, no SBI, no resharing", sbi=False, train=NO_RESHARE),
     TunedRecipe("finetune, no SBI, format and size resharing", sbi=False),
-    TunedRecipe("finetune, SBI, format and size resharing"),
-    TunedRecipe("finetune from stage 2, no SBI, resharing", sbi=False, train={"finetune_from": 2}),
-    TunedRecipe("finetune 16 epochs, no SBI, resharing", sbi=False, train={"finetune_epochs": 16}),
+    TunedRecipe("finetune, no SBI, CIFAKE x3", sbi=False, train=NO_RESHARE, cifake_per_class=2000),
     TunedRecipe(
-        "finetune, no SBI, resharing, 2000 CIFAKE per class", sbi=False, cifake_per_class=2000
+        "finetune from stage 2, no SBI", sbi=False, train={**NO_RESHARE, "finetune_from": 2}
     ),
 )
 
