@@ -18,7 +18,6 @@ Features are computed once per view by ai_detector.pipeline.onnx_features (cache
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
@@ -45,6 +44,7 @@ from ai_detector.pipeline.generalise_folds import (
 from ai_detector.pipeline.model import DetectorNet
 from ai_detector.pipeline.onnx_features import FeatureExtractor, Transform, cached_run
 from ai_detector.pipeline.params import Params, load_params
+from ai_detector.pipeline.stage import LOG_FORMAT, RECORDS, stage_parser
 
 log = logging.getLogger(__name__)
 
@@ -207,19 +207,16 @@ def _photos(records: list[Record], count: int = 40) -> list[Record]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--records", type=Path, default=Path("data/prepared/records.csv"))
-    parser.add_argument("--cache", type=Path, default=Path("data/features"))
-    parser.add_argument("--probe-model", type=Path, default=Path("data/imagenet_probe"))
-    parser.add_argument("--out", type=Path, default=Path("metrics/recipes.json"))
+    paths = {
+        "records": RECORDS,
+        "cache": "data/features",
+        "probe_model": "data/imagenet_probe",
+        "out": "metrics/recipes.json",
+    }
+    parser = stage_parser(__doc__, paths)
     parser.add_argument("--only", nargs="*", default=None, help="recipe names to run")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     params = load_params(args.params)
     extractor = FeatureExtractor(
         imagenet_probe(args.probe_model, params), params.generalise.threads

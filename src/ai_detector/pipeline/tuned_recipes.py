@@ -17,7 +17,6 @@ holds a checkpoint is not trained again. Rows are appended to ``--out`` as they 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
@@ -34,7 +33,7 @@ from ai_detector.pipeline.export import export
 from ai_detector.pipeline.generalise import generalise
 from ai_detector.pipeline.params import Params, load_params
 from ai_detector.pipeline.prepare import prepare
-from ai_detector.pipeline.stage import LOG_FORMAT
+from ai_detector.pipeline.stage import LOG_FORMAT, RECORDS, stage_parser
 from ai_detector.pipeline.train import train
 
 log = logging.getLogger(__name__)
@@ -124,14 +123,13 @@ def run_recipe(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--records", type=Path, default=Path("data/prepared/records.csv"))
-    parser.add_argument("--work", type=Path, default=Path("data/recipes"))
-    parser.add_argument("--cache", type=Path, default=Path("data/features"))
-    parser.add_argument("--out", type=Path, default=Path("metrics/tuned_recipes.json"))
+    paths = {
+        "records": RECORDS,
+        "work": "data/recipes",
+        "cache": "data/features",
+        "out": "metrics/tuned_recipes.json",
+    }
+    parser = stage_parser(__doc__, paths)
     parser.add_argument("--only", nargs="*", default=None, help="recipe names to run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
