@@ -10,7 +10,7 @@ neighbour slows every variant alike), on the shipped model as the Predictor runs
 - ``predict, model without maps`` vs ``predict, model with maps``: the same model files,
   with and without the ``cam_*`` outputs (ai_detector.pipeline.cam_graph), through the Predictor:
   what the maps cost /predictions (onnxruntime runs the whole graph on every call).
-- ``explain: model + maps``: logits and maps (ai_detector.inference.explain.explain_arrays).
+- ``explain: model + maps``: logits and maps (``Predictor.run(batch, with_maps=True)``).
 - ``predict_bytes`` vs ``explain_bytes + answer``: from encoded bytes to the answer,
   the latter with the overlay and heatmap PNGs and the grid (what /explanations does).
 
@@ -38,8 +38,8 @@ from harness.images import encode, photo_like
 from harness.processes import cpu_name
 from PIL import Image
 
-from ai_detector.inference.explain import CAM_PREFIX, explain_arrays, explain_bytes
-from ai_detector.inference.predictor import DEFAULT_MODEL_DIR, Predictor
+from ai_detector.inference.explain import explain_bytes
+from ai_detector.inference.predictor import CAM_PREFIX, DEFAULT_MODEL_DIR, Predictor
 
 
 def without_maps(model_dir: Path, target: Path) -> Path:
@@ -84,7 +84,7 @@ def timings(rounds: int) -> None:
         cases: dict[str, Callable[[int], object]] = {
             "predict, model without maps": lambda i: plain.predict_arrays(arrays[i % n]),
             "predict, model with maps": lambda i: maps.predict_arrays(arrays[i % n]),
-            "explain: model + maps": lambda i: explain_arrays(maps, arrays[i % n]),
+            "explain: model + maps": lambda i: maps.run(arrays[i % n], with_maps=True),
             "predict_bytes": lambda i: maps.predict_bytes([images[i % n]]),
             "explain_bytes": lambda i: explain_bytes(maps, [images[i % n]]),
             "explain_bytes + answer": lambda i: [

@@ -17,7 +17,8 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from ai_detector.inference.explain import NoExplanationError, crop_box, explain_bytes
+from ai_detector.inference.errors import NoExplanationError
+from ai_detector.inference.explain import crop_box, explain_bytes
 from ai_detector.inference.predictor import Predictor
 from ai_detector.pipeline.cam_graph import (
     NoHeadError,
@@ -112,11 +113,39 @@ def test_crop_box_matches_preprocessing():
 
 
 def test_a_batch_mixing_predictions_and_explanations_answers_each_as_asked(cam_model_dir):
-    from ai_detector.serving.explanations import answer_requests
+    from ai_detector.serving.requests import answer_batch
 
     predictor = Predictor(cam_model_dir, threads=1)
     requests = [{"body": patched()}, {"body": b"not an image"}, {"body": patched()}, {}]
-    answers = answer_requests(predictor, requests, [True, True, False, True])
+    answers = answer_batch(predictor, requests, explain=[True, True, False, True])
     assert [a.status for a in answers] == [200, 415, 200, 400]
     assert "explanation" in answers[0].body and "explanation" not in answers[2].body
     assert answers[0].body["label"] == answers[2].body["label"] == "AI-generated"
+
+
+def test_one_hostile_request_in_an_explanations_batch_fails_alone(cam_model_dir, monkeypatch):
+    """Explanations take the predictions' path: a request that crashes the parser (a body
+    that is no bytes) or the decoder gets its own 500, and its neighbours their heatmaps."""
+    from ai_detector.inference import explain
+    from ai_detector.serving.requests import answer_batch
+
+    poison = patched(box=(10, 10, 60, 60))
+    real_decode = explain.decode_image
+
+    def decode(data: bytes, **kwargs):
+        if data == poison:
+            raise RuntimeError("decoder bug")
+        return real_decode(data, **kwargs)
+
+    monkeypatch.setattr(explain, "decode_image", decode)
+    predictor = Predictor(cam_model_dir, threads=1)
+    requests = [
+        {"body": patched()},
+        {"body": 1j},
+        {"body": poison},
+        {"body": patched(colour=(40, 40, 250))},
+    ]
+    answers = answer_batch(predictor, requests, explain=[True] * 4)
+    assert [a.status for a in answers] == [200, 500, 500, 200]
+    assert "explanation" in answers[0].body and "explanation" in answers[3].body
+    assert answers[2].body["type"] == "internal_error"

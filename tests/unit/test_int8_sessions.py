@@ -19,9 +19,9 @@ from ai_detector.inference.sessions import (
     EXACT_ENTRY,
     INT8_EXACT_ENV,
     PROBE_CHANNELS,
+    PROBE_FILE,
     int8_saturates,
     onnx_session,
-    probe_model,
 )
 
 
@@ -50,18 +50,22 @@ def test_the_exact_entry_is_a_key_onnxruntime_reads():
     assert EXACT_ENTRY.encode() in library.read_bytes()
 
 
-def _probe_file(tmp_path):
-    path = tmp_path / "probe.onnx"
-    path.write_bytes(probe_model())
-    return path
+def test_the_shipped_probe_is_the_builders_model():
+    """The core runs a file so that it needs no onnx; the file must be what the builder
+    makes (python -m ai_detector.pipeline.int8_probe rewrites it)."""
+    import onnx
+
+    from ai_detector.pipeline.int8_probe import build
+
+    assert onnx.load(str(PROBE_FILE)) == build()
 
 
 def test_the_exact_session_sums_the_probe_exactly_on_this_cpu():
     np.testing.assert_allclose(sessions.probe_output(exact=True), float(PROBE_CHANNELS))
 
 
-def test_sessions_are_exact_on_this_cpu_whatever_the_probe_decided(tmp_path):
-    session = onnx_session(_probe_file(tmp_path), threads=1)
+def test_sessions_are_exact_on_this_cpu_whatever_the_probe_decided():
+    session = onnx_session(PROBE_FILE, threads=1)
     ones = np.ones((1, PROBE_CHANNELS, 4, 4), np.float32)
     (output,) = session.run(None, {"input": ones})
     np.testing.assert_allclose(output, float(PROBE_CHANNELS))
@@ -71,19 +75,19 @@ def test_sessions_are_exact_on_this_cpu_whatever_the_probe_decided(tmp_path):
     assert (_entry(session) == "1") is (not plain_is_exact)
 
 
-def test_saturating_kernels_get_the_exact_entry(monkeypatch, tmp_path):
+def test_saturating_kernels_get_the_exact_entry(monkeypatch):
     # What an AVX2-only CPU answers: pairs of products clipped at int16.
     monkeypatch.setattr(sessions, "probe_output", lambda exact: np.full((1, 8, 4, 4), 32.5))
     assert int8_saturates() is True
-    assert _entry(onnx_session(_probe_file(tmp_path), threads=1)) == "1"
+    assert _entry(onnx_session(PROBE_FILE, threads=1)) == "1"
 
 
-def test_exact_kernels_get_the_plain_fast_session(monkeypatch, tmp_path):
+def test_exact_kernels_get_the_plain_fast_session(monkeypatch):
     monkeypatch.setattr(
         sessions, "probe_output", lambda exact: np.full((1, 8, 4, 4), float(PROBE_CHANNELS))
     )
     assert int8_saturates() is False
-    assert _entry(onnx_session(_probe_file(tmp_path), threads=1)) is None
+    assert _entry(onnx_session(PROBE_FILE, threads=1)) is None
 
 
 @pytest.mark.parametrize("forced, expected", [("1", True), ("0", False)])

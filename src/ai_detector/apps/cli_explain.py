@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ai_detector.apps.batch import read_image
-from ai_detector.inference.errors import InputError
-from ai_detector.inference.explain import NoExplanationError, cam_names, explain_bytes
-from ai_detector.inference.predictor import Predictor
+from ai_detector.inference.errors import InputError, NoExplanationError
+from ai_detector.inference.explain import explain_bytes
+from ai_detector.inference.predictor import Predictor, cam_names
 
 log = logging.getLogger("ai_detector.apps.cli")
 

@@ -51,3 +51,10 @@ class ImageTooSmallError(InputError):
 class ImageTooLargeError(InputError):
     status = 413
     code = "image_too_large"
+
+
+class NoExplanationError(InputError):
+    """The served model file has no class-activation outputs: not the client's fault."""
+
+    status = 501
+    code = "no_explanation"

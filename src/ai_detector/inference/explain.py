@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ai_detector.inference.cascade import needs_fallback
 from ai_detector.inference.errors import InputError
 from ai_detector.inference.heatmap import encode_png, heat_grid, heat_layer, overlay, peak
 from ai_detector.inference.prediction import Prediction
@@ -41,15 +40,7 @@ from ai_detector.inference.predictor import Predictor
 from ai_detector.inference.preprocess import decode_image, preprocess_image
 from ai_detector.inference.provenance import read_provenance
 
-CAM_PREFIX = "cam_"
 METHOD = "class-activation map of the linear head over the pooled taps (no gradients)"
-
-
-class NoExplanationError(InputError):
-    """The served model file has no class-activation outputs: not the client's fault."""
-
-    status = 501
-    code = "no_explanation"
 
 
 @dataclass(frozen=True)
@@ -103,38 +94,6 @@ def write_overlay(found: Explanation, folder: Path, name: str, max_side: int = 1
     return path
 
 
-def cam_names(session: Any) -> list[str]:
-    return [o.name for o in session.get_outputs() if o.name.startswith(CAM_PREFIX)]
-
-
-def _run(session: Any, logits_name: str, batch: np.ndarray, input_name: str) -> list[np.ndarray]:
-    names = cam_names(session)
-    if not names:
-        raise NoExplanationError(
-            "this model has no explanation outputs (cam_*): re-export it, or add them with "
-            "python -m ai_detector.pipeline.cam_graph MODEL.onnx"
-        )
-    return [np.asarray(o) for o in session.run([logits_name, *names], {input_name: batch})]
-
-
-def explain_arrays(
-    predictor: Predictor, batch: np.ndarray
-) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
-    """Logits (N, labels), per-tap maps [(N, labels, h, w)...] and the model file of each row."""
-    (logits_name,) = predictor.output_names
-    logits, *maps = _run(predictor.session, logits_name, batch, predictor.input_name)
-    files = [predictor.candidate.model_file] * len(batch)
-    fallback_file = predictor.candidate.fallback_model_file
-    if predictor.fallback is not None and fallback_file:
-        near = needs_fallback(logits, predictor.metadata, predictor.candidate.fallback_margin)
-        if near.any():
-            again = _run(predictor.fallback, logits_name, batch[near], predictor.input_name)
-            for whole, part in zip([logits, *maps], again, strict=True):
-                whole[near] = part
-            files = [fallback_file if n else f for f, n in zip(files, near, strict=True)]
-    return logits, maps, files
-
-
 def rival_index(
     target: int, probabilities: dict[str, float], labels: Sequence[str], real: int
 ) -> int:
@@ -180,7 +139,8 @@ def explain_bytes(predictor: Predictor, items: Sequence[bytes]) -> list[Explanat
     if not images:
         return [d for d in decoded if isinstance(d, InputError)]
     batch = np.stack([preprocess_image(image, spec) for image in images])
-    logits, maps, files = explain_arrays(predictor, batch)
+    run = predictor.run(batch, with_maps=True)
+    logits, maps, files = run.logits, run.maps, run.model_files
     verdicts = predictor.verdicts(logits)
     labels, real = predictor.metadata.labels, predictor.metadata.real_index
     found: list[Explanation] = []

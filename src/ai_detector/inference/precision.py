@@ -1,31 +1,34 @@
-"""Which of a model directory's candidates runs here: the fastest on this CPU that passed.
+"""Which of a model directory's candidates runs here: decided by a fact of the CPU, not a timing.
 
     from ai_detector.inference.precision import choose
-    candidate, timings = choose(metadata, sessions, input_shape)
+    candidate, reason = choose(metadata, int8_exact=not int8_saturates())
     AI_DETECTOR_PRECISION=fp32 ai-detector predict photo.jpg   # force a candidate by name
 
 The export stage ships every candidate it checked (fp32, int8, int8 with an fp32
-fallback) with their parity figures, but measures speed only on the machine that runs
-it, and int8's speed depends on the CPU: with VNNI int8 runs at about 2x fp32, on
-AVX2-only CPUs (exact sums) hardly faster. So the choice is made again at load, by the
-rule the export stage applies, on this CPU: each model file runs a few batch-1 passes
-(after a warm-up, interleaved so that a noisy neighbour slows them alike), a candidate
-costs its model's median plus its fallback's median times the share of validation
-images that fell back, and the cheapest wins. An int8 candidate must beat the fastest
-fp32 candidate by ``metadata.min_speedup``: within that margin the measurement cannot
-tell them apart, and fp32 (the reference) is the fixed tie-break, so a CPU on which the
-two are close always runs the same one.
+fallback) with their parity figures. Which one is fastest depends on the CPU, but timing
+them at load made the choice a matter of noise: two TorchServe workers loading side by
+side on one host timed 23.8 against 23.2 ms and 23.7 against 21.0 ms, chose differently,
+and the same image got two different answers from one service. So the choice follows the
+one fact that decides int8's speed, which :mod:`ai_detector.inference.sessions` already
+asks the kernels once per process (its probe):
+
+- plain int8 kernels exact (VNNI, AVX-VNNI, AMX: products summed in int32): int8 runs
+  at about twice fp32's speed (an Intel Xeon with AMX: 4.0 against 7.0 ms per image), so
+  the int8 candidate with the smallest fallback share runs, the exported one first
+  among equals;
+- plain int8 kernels saturating (AVX2 only): exact sums must be forced, which makes int8
+  no faster than fp32 (measured on an AMD EPYC: within the noise), so fp32, the
+  reference, runs.
+
+Every process on a host probes the same kernels, so every worker runs the same file and
+gives byte-identical answers; the choice and its reason are logged once per process.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
-
-import numpy as np
+from collections.abc import Mapping
 
 from ai_detector.inference.metadata import Candidate, ModelMetadata
 
@@ -35,45 +38,10 @@ PRECISION_ENV = "AI_DETECTOR_PRECISION"
 AUTO = "auto"
 EXPORTED = "exported"
 FP32 = "fp32"  # the name of the unquantised candidate, which the export stage always checks
-WARMUP_RUNS = 3
-TIMED_RUNS = 12
-
-
-class Session(Protocol):
-    def run(self, output_names: Any, input_feed: dict[str, np.ndarray]) -> list[Any]: ...
-
-    def get_inputs(self) -> list[Any]: ...
 
 
 def is_fp32(candidate: Candidate) -> bool:
     return candidate.name == FP32
-
-
-def timed_runs(
-    sessions: Mapping[str, Session], batches: Sequence[np.ndarray], warmup: int
-) -> dict[str, list[float]]:
-    """Each batch through every session, interleaved (a noisy neighbour slows them alike)
-    and in an order that rotates each round (none always runs first): ms per run, the
-    first ``warmup`` rounds left out (first runs pay for allocations and cold caches)."""
-    names = list(sessions)
-    timings: dict[str, list[float]] = {name: [] for name in names}
-    for run, batch in enumerate(batches):
-        shift = run % len(names) if names else 0
-        for name in names[shift:] + names[:shift]:
-            session = sessions[name]
-            feed = {session.get_inputs()[0].name: batch}
-            start = time.perf_counter()
-            session.run(None, feed)
-            if run >= warmup:
-                timings[name].append(1000 * (time.perf_counter() - start))
-    return timings
-
-
-def median_ms(sessions: Mapping[str, Session], shape: tuple[int, ...]) -> dict[str, float]:
-    """Median batch-1 time of each session, in ms, runs interleaved across sessions."""
-    batch = np.random.default_rng(0).standard_normal((1, *shape[1:])).astype(np.float32)
-    timings = timed_runs(sessions, [batch] * (WARMUP_RUNS + TIMED_RUNS), WARMUP_RUNS)
-    return {name: float(np.median(values)) for name, values in timings.items()}
 
 
 def cost_ms(candidate: Candidate, file_ms: Mapping[str, float]) -> float:
@@ -84,18 +52,28 @@ def cost_ms(candidate: Candidate, file_ms: Mapping[str, float]) -> float:
     return cost
 
 
-def pick(
-    candidates: tuple[Candidate, ...], file_ms: Mapping[str, float], min_speedup: float
-) -> Candidate:
-    """The cheapest candidate; an int8 one only if ``min_speedup`` x faster than fp32."""
-    cheapest = min(candidates, key=lambda c: cost_ms(c, file_ms))
-    references = [c for c in candidates if is_fp32(c)]
-    if not references or is_fp32(cheapest):
-        return cheapest
-    reference = min(references, key=lambda c: cost_ms(c, file_ms))
-    if cost_ms(reference, file_ms) >= min_speedup * cost_ms(cheapest, file_ms):
-        return cheapest
-    return reference
+def by_cpu(metadata: ModelMetadata, int8_exact: bool) -> tuple[Candidate, str]:
+    """The candidate the rule in the module docstring picks, and why, in words."""
+    runnable = metadata.runnable
+    references = [c for c in runnable if is_fp32(c)]
+    # The exported candidate first, then the candidates' own order: a fixed tie-break.
+    int8 = sorted(
+        (c for c in runnable if not is_fp32(c)),
+        key=lambda c: (c.fallback_fraction, c.name != metadata.precision),
+    )
+    if int8 and (int8_exact or not references):
+        why = (
+            "this CPU's int8 kernels sum exactly (VNNI/AMX), so int8 outruns fp32"
+            if int8_exact
+            else "no fp32 candidate passed, so int8 runs with exact sums forced"
+        )
+        return int8[0], f"{why}; least fallback of {[c.name for c in int8]}"
+    if int8:
+        return references[0], (
+            "this CPU's int8 kernels saturate without exact sums (no VNNI), and with them "
+            "int8 is no faster than fp32, the reference"
+        )
+    return runnable[0], "the only candidate that passed the parity gate"
 
 
 def requested(metadata: ModelMetadata, name: str) -> Candidate:
@@ -111,25 +89,14 @@ def requested(metadata: ModelMetadata, name: str) -> Candidate:
 
 
 def choose(
-    metadata: ModelMetadata,
-    load: Callable[[str], Session],
-    shape: tuple[int, ...],
-    precision: str | None = None,
-) -> tuple[Candidate, dict[str, float]]:
-    """The candidate to run and the per-file timings it was chosen by (empty if none ran).
-    ``load`` gives the session of a model file; only the files that are timed are loaded."""
+    metadata: ModelMetadata, int8_exact: bool, precision: str | None = None
+) -> tuple[Candidate, str]:
+    """The candidate to run and the reason, logged: ``precision`` (or $AI_DETECTOR_PRECISION)
+    if it names one, else the rule on ``int8_exact`` (whether plain int8 kernels are exact)."""
     name = precision or os.environ.get(PRECISION_ENV, "").strip() or AUTO
     if name != AUTO:
-        return requested(metadata, name), {}
-    runnable = metadata.runnable
-    if len(runnable) == 1:
-        return runnable[0], {}
-    files = sorted({file for candidate in runnable for file in candidate.model_files})
-    file_ms = median_ms({file: load(file) for file in files}, shape)
-    chosen = pick(runnable, file_ms, metadata.min_speedup)
-    log.info(
-        "precision %s chosen on this CPU: %s",
-        chosen.name,
-        ", ".join(f"{c.name} {cost_ms(c, file_ms):.2f} ms" for c in runnable),
-    )
-    return chosen, file_ms
+        chosen, reason = requested(metadata, name), f"asked for by name ({PRECISION_ENV})"
+    else:
+        chosen, reason = by_cpu(metadata, int8_exact)
+    log.info("precision %s: %s", chosen.name, reason)
+    return chosen, reason

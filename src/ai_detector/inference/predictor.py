@@ -15,16 +15,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from ai_detector.inference.cascade import needs_fallback
 from ai_detector.inference.decision import decide, softmax
-from ai_detector.inference.errors import InputError
+from ai_detector.inference.errors import InputError, NoExplanationError
 from ai_detector.inference.metadata import METADATA_FILE, ModelMetadata
 from ai_detector.inference.precision import choose
 from ai_detector.inference.prediction import Prediction
@@ -39,6 +38,7 @@ DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 PIPELINE_MODEL_DIR = Path("models") / "model"
 MODEL_DIR_ENV = "AI_DETECTOR_MODEL_DIR"
 THREADS_ENV = "AI_DETECTOR_THREADS"
+CAM_PREFIX = "cam_"
 
 
 def resolve_model_dir(explicit: str | Path | None = None) -> Path:
@@ -54,6 +54,18 @@ def resolve_model_dir(explicit: str | Path | None = None) -> Path:
     return DEFAULT_MODEL_DIR
 
 
+def cam_names(session: Any) -> list[str]:
+    """The class-activation outputs a model file carries (ai_detector.pipeline.cam_graph)."""
+    return [o.name for o in session.get_outputs() if o.name.startswith(CAM_PREFIX)]
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    logits: np.ndarray  # (N, labels)
+    maps: list[np.ndarray]  # per class-activation tap (N, labels, h, w); empty unless asked
+    model_files: list[str]  # the file whose outputs each row holds
+
+
 class Predictor:
     """Classify images with an exported ONNX model; thread-safe for concurrent calls."""
 
@@ -64,7 +76,8 @@ class Predictor:
         precision: str | None = None,
     ) -> None:
         """``precision``: a candidate's name, ``exported``, or ``auto`` (the default, or
-        $AI_DETECTOR_PRECISION): the fastest candidate that passed, measured on this CPU."""
+        $AI_DETECTOR_PRECISION): the candidate this CPU's int8 kernels call for
+        (:mod:`ai_detector.inference.precision`), the same in every process on a host."""
         self.model_dir = resolve_model_dir(model_dir)
         self.metadata = ModelMetadata.load(self.model_dir)
         self.spec = self.metadata.image_spec
@@ -74,21 +87,15 @@ class Predictor:
                     f"{self.model_dir} lacks {name}, which its {METADATA_FILE} names"
                 )
         threads = threads or int(os.environ.get(THREADS_ENV, "0"))
-        sessions: dict[str, ort.InferenceSession] = {}
-
-        def load(name: str) -> ort.InferenceSession:
-            if name not in sessions:
-                sessions[name] = onnx_session(self.model_dir / name, threads)
-            return sessions[name]
-
-        shape = (1, 3, self.spec.input_size, self.spec.input_size)
-        self.candidate, self.timings_ms = choose(self.metadata, load, shape, precision)
-        self.session = load(self.candidate.model_file)
+        self.candidate, self.precision_reason = choose(
+            self.metadata, int8_exact=not int8_saturates(), precision=precision
+        )
+        self.session = onnx_session(self.model_dir / self.candidate.model_file, threads)
         self.input_name = self.session.get_inputs()[0].name
         # The logits only: a model may carry more outputs (ai_detector.pipeline.cam_graph).
         self.output_names = [self.session.get_outputs()[0].name]
         fallback = self.candidate.fallback_model_file
-        self.fallback = load(fallback) if fallback else None
+        self.fallback = onnx_session(self.model_dir / fallback, threads) if fallback else None
         log.info(
             "loaded model %s (%s, %s) from %s",
             self.metadata.version,
@@ -98,35 +105,57 @@ class Predictor:
         )
 
     def describe(self) -> dict[str, Any]:
-        """What runs here and why: the model, the candidate chosen on this CPU, the timings
-        it was chosen by, and whether int8 sessions needed exact sums."""
+        """What runs here and why: the model, the candidate chosen on this CPU and the
+        reason, and whether int8 sessions needed exact sums."""
         return {
             "model_version": self.metadata.version,
             "precision": self.candidate.name,
             "exported_precision": self.metadata.precision,
             "candidates": [c.name for c in self.metadata.runnable],
-            "model_ms_per_file": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "precision_reason": self.precision_reason,
             "int8_exact_sums_forced": int8_saturates(),
             "threads": self.session.get_session_options().intra_op_num_threads,
         }
 
-    def first_pass(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The model's logits for a preprocessed float32 batch (N, 3, H, W), and which
-        rows the fp32 fallback would run again (none without a fallback)."""
-        (output,) = self.session.run(self.output_names, {self.input_name: batch})
-        output = np.asarray(output)
+    def near_boundary(self, logits: np.ndarray) -> np.ndarray:
+        """Rows of first-pass logits that the fp32 fallback runs again (none without one)."""
         if self.fallback is None:
-            return output, np.zeros(len(output), bool)
-        return output, needs_fallback(output, self.metadata, self.candidate.fallback_margin)
+            return np.zeros(len(logits), bool)
+        return needs_fallback(logits, self.metadata, self.candidate.fallback_margin)
+
+    def _outputs(self, session: Any, batch: np.ndarray, with_maps: bool) -> list[np.ndarray]:
+        names = self.output_names + (cam_names(session) if with_maps else [])
+        if with_maps and len(names) == 1:
+            raise NoExplanationError(
+                "this model has no explanation outputs (cam_*): re-export it, or add them with "
+                "python -m ai_detector.pipeline.cam_graph MODEL.onnx"
+            )
+        return [np.asarray(o) for o in session.run(names, {self.input_name: batch})]
+
+    def first_pass(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The chosen model's logits for a preprocessed float32 batch (N, 3, H, W), and
+        which rows the fp32 fallback would run again."""
+        (logits,) = self._outputs(self.session, batch, with_maps=False)
+        return logits, self.near_boundary(logits)
+
+    def run(self, batch: np.ndarray, with_maps: bool = False) -> ModelRun:
+        """The one inference path, for verdicts and explanations alike: the chosen model on
+        every row, the fp32 fallback again on the rows near a decision boundary (its maps
+        too, so a heatmap always comes from the file whose logits made the verdict)."""
+        first = self._outputs(self.session, batch, with_maps)
+        near = self.near_boundary(first[0])
+        files = [self.candidate.model_file] * len(batch)
+        fallback_file = self.candidate.fallback_model_file
+        if self.fallback is not None and fallback_file and near.any():
+            again = self._outputs(self.fallback, batch[near], with_maps)
+            for whole, part in zip(first, again, strict=True):
+                whole[near] = part
+            files = [fallback_file if n else f for f, n in zip(files, near, strict=True)]
+        return ModelRun(first[0], first[1:], files)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Model output for a preprocessed batch; with an fp32 fallback, the rows near a
-        decision boundary come from the fp32 model."""
-        output, near = self.first_pass(batch)
-        if self.fallback is not None and near.any():
-            (again,) = self.fallback.run(self.output_names, {self.input_name: batch[near]})
-            output[near] = again
-        return output
+        """Model output for a preprocessed batch (fallback rows from the fp32 model)."""
+        return self.run(batch).logits
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities (N, labels) for a preprocessed batch."""

@@ -12,10 +12,12 @@ AVX2-only AMD EPYC, int8 vs fp32 logits differed by 0.44 on average instead of 0
 but on a VNNI CPU it also costs speed (an Intel Xeon with AMX: 4.0 -> 9.1 ms per image).
 
 So instead of a CPU-flag table the process asks the kernels themselves, once: a tiny
-built-in QDQ convolution whose every pair of products overflows int16, and whose exact
-answer is known, runs in a plain session. If the answer is exact, plain sessions are used;
-otherwise every session gets the entry. ``AI_DETECTOR_INT8_EXACT=1`` (or ``0``) forces
-the choice, for tests and for a CPU the probe misjudges.
+shipped QDQ convolution (``int8_probe.onnx``) whose every pair of products overflows
+int16, and whose exact answer is known, runs in a plain session. If the answer is exact,
+plain sessions are used; otherwise every session gets the entry.
+``AI_DETECTOR_INT8_EXACT=1`` (or ``0``) forces the choice, for tests and for a CPU the
+probe misjudges. The same answer decides which candidate runs
+(:mod:`ai_detector.inference.precision`).
 """
 
 from __future__ import annotations
@@ -33,46 +35,15 @@ log = logging.getLogger(__name__)
 INT8_EXACT_ENV = "AI_DETECTOR_INT8_EXACT"
 EXACT_ENTRY = "session.x64quantprecision"
 PROBE_CHANNELS = 64
+# Shipped as a file so that the core needs onnxruntime alone, not onnx, to run it.
+PROBE_FILE = Path(__file__).with_name("int8_probe.onnx")
 
 
 def probe_model() -> bytes:
-    """A QDQ 1x1 convolution: uint8 inputs of 255 times int8 weights of 127 make every
-    adjacent pair of products 64,770, more than int16 holds. With input 1.0 (quantised
-    to 255) and weights 1.0 (127) the exact output is PROBE_CHANNELS per pixel."""
-    # onnx is only needed to build the probe, once per process.
-    from onnx import TensorProto, helper, numpy_helper
-
-    initializers: dict[str, np.ndarray] = {
-        "x_scale": np.array(1 / 255, np.float32),
-        "x_zero": np.array(0, np.uint8),
-        "w": np.full((8, PROBE_CHANNELS, 1, 1), 127, np.int8),
-        "w_scale": np.array(1 / 127, np.float32),
-        "w_zero": np.array(0, np.int8),
-        "b": np.zeros(8, np.int32),
-        "b_scale": np.array(1 / (255 * 127), np.float32),
-        "b_zero": np.array(0, np.int32),
-        "y_scale": np.array(0.5, np.float32),
-        "y_zero": np.array(0, np.uint8),
-    }
-    nodes = [
-        helper.make_node("QuantizeLinear", ["input", "x_scale", "x_zero"], ["xq"]),
-        helper.make_node("DequantizeLinear", ["xq", "x_scale", "x_zero"], ["xd"]),
-        helper.make_node("DequantizeLinear", ["w", "w_scale", "w_zero"], ["wd"]),
-        helper.make_node("DequantizeLinear", ["b", "b_scale", "b_zero"], ["bd"]),
-        helper.make_node("Conv", ["xd", "wd", "bd"], ["y"]),
-        helper.make_node("QuantizeLinear", ["y", "y_scale", "y_zero"], ["yq"]),
-        helper.make_node("DequantizeLinear", ["yq", "y_scale", "y_zero"], ["output"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "int8_probe",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, PROBE_CHANNELS, 4, 4])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 8, 4, 4])],
-        [numpy_helper.from_array(value, name) for name, value in initializers.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
+    """The probe convolution (built by ``python -m ai_detector.pipeline.int8_probe``, whose
+    docstring says why every pair of its products overflows int16): the exact output is
+    PROBE_CHANNELS per pixel for an input of ones."""
+    return PROBE_FILE.read_bytes()
 
 
 def _options(threads: int, exact: bool) -> ort.SessionOptions:

@@ -32,7 +32,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ai_detector.inference.explain import CAM_PREFIX
+from ai_detector.inference.predictor import CAM_PREFIX
 
 log = logging.getLogger(__name__)
 

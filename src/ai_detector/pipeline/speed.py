@@ -6,27 +6,27 @@
 
 Used by ai_detector.pipeline.promote (the export stage). Each model *file* is timed, not
 each candidate: every file runs the same validation images at batch 1 and at batch 8,
-after a warm-up, interleaved with the other files (ai_detector.inference.precision's
-``timed_runs``, the loop the Predictor chooses by at load). A candidate's cost in each
-round is then ``precision.cost_ms``: its model, plus its fallback times the share of
+after a warm-up, interleaved with the other files (``timed_runs``). A candidate's cost in
+each round is then ``precision.cost_ms``: its model, plus its fallback times the share of
 validation images that fell back. So a cascade can never be measured faster than its
-own int8 model, and the figures are the ones the serving machine decides by.
+own int8 model. (A serving machine does not time: it decides by whether its int8 kernels
+are exact, ai_detector.inference.precision.)
 
-Candidates are compared round by round (in each round every file ran once, back to
-back, so a busy moment of the machine slows all alike): the ratio of two candidates'
-costs in each round, and its quartiles. As the Predictor requires at load, an int8 form
-counts only if fp32 costs ``min_speedup`` times as much in the median round. Of what is
-left, the fastest by median cost ships, unless others are within the spread, not
-clearly slower (no more expensive than it in at least a quarter of the rounds); then the
-kind (``fp32``, ``int8``, ``cascade``) named first in ``export.tie_break`` wins, and
-among equals the first in the candidates' order (params.yaml's). So a load that slows
-every file alike cannot change the choice, and candidates too close to tell apart always
-resolve the same way.
+Candidates are compared round by round (in each round every file ran once, back to back,
+so a busy moment of the machine slows all alike): the ratio of two candidates' costs in
+each round, and its quartiles. An int8 form counts only if fp32 costs ``min_speedup``
+times as much in the median round. Of what is left, the fastest by median cost ships,
+unless others are within the spread, not clearly slower (no more expensive than it in at
+least a quarter of the rounds); then the kind (``fp32``, ``int8``, ``cascade``) named
+first in ``export.tie_break`` wins, and among equals the first in the candidates' order
+(params.yaml's). So a load that slows every file alike cannot change the choice, and
+candidates too close to tell apart always resolve the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ai_detector.inference.metadata import Candidate
-from ai_detector.inference.precision import cost_ms, is_fp32, timed_runs
+from ai_detector.inference.precision import cost_ms, is_fp32
 from ai_detector.inference.sessions import onnx_session
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,26 @@ class Speed:
         }
 
 
+def timed_runs(
+    sessions: Mapping[str, Any], batches: Sequence[np.ndarray], warmup: int
+) -> dict[str, list[float]]:
+    """Each batch through every session, interleaved (a noisy neighbour slows them alike)
+    and in an order that rotates each round (none always runs first): ms per run, the
+    first ``warmup`` rounds left out (first runs pay for allocations and cold caches)."""
+    names = list(sessions)
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    for run, batch in enumerate(batches):
+        shift = run % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            session = sessions[name]
+            feed = {session.get_inputs()[0].name: batch}
+            start = time.perf_counter()
+            session.run(None, feed)
+            if run >= warmup:
+                timings[name].append(1000 * (time.perf_counter() - start))
+    return timings
+
+
 def _batches(images: np.ndarray, size: int, rounds: int) -> list[np.ndarray]:
     rows = np.arange(rounds * size) % len(images)
     return [images[rows[i * size : (i + 1) * size]] for i in range(rounds)]
@@ -126,7 +146,7 @@ def choose(
     """The candidate to ship by the rule in the module docstring (``candidates`` passed)."""
     references = [c for c in candidates if is_fp32(c)]
     if references:
-        # As the Predictor requires at load: int8 only where it is min_speedup x faster.
+        # int8 only where it is min_speedup x faster: within that the timing cannot tell.
         reference = speeds[references[0].name]
         candidates = [
             c for c in candidates if is_fp32(c) or reference.times(speeds[c.name])[1] >= min_speedup

@@ -16,8 +16,7 @@ from ts.context import Context
 from ts.torch_handler.base_handler import BaseHandler
 
 from ai_detector.inference.predictor import THREADS_ENV, Predictor
-from ai_detector.serving.explanations import answer_requests
-from ai_detector.serving.requests import request_content_type
+from ai_detector.serving.requests import answer_batch, request_content_type
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class AIDetectorHandler(BaseHandler):
         ]
         # /explanations/ai-detector marks its requests; a batch may mix both kinds.
         explain = [context.get_request_header(i, "explain") == "True" for i in range(len(data))]
-        answers = answer_requests(self.predictor, data, explain, content_types)
+        answers = answer_batch(self.predictor, data, content_types, explain)
         for index, answer in enumerate(answers):
             context.set_response_content_type(index, "application/json")
             if answer.status != 200:

@@ -8,6 +8,13 @@ request its own status, so one bad image never fails its batch neighbours: an
 input error becomes that request's 4xx, and anything unexpected (a bug, a decoder
 crash) that request's 500, never the batch's.
 
+``POST /explanations/ai-detector`` reaches the same handler, each such request marked
+with the header ``explain: True`` (one batch can hold both kinds): those requests take
+the same path, answered by :mod:`ai_detector.inference.explain` (the verdict plus its
+heatmap), with the same isolation; a model without explanation outputs answers 501.
+
+    curl -X POST http://127.0.0.1:8080/explanations/ai-detector -T photo.jpg
+
 A body sent as ``application/x-www-form-urlencoded`` (what ``curl -d`` and
 ``--data-binary`` send unless told otherwise) reaches the handler already run
 through Netty's form decoder: split at ``=`` and ``&``, ``+`` turned into spaces,
@@ -22,9 +29,9 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ai_detector.inference.errors import (
     EmptyInputError,
@@ -32,6 +39,7 @@ from ai_detector.inference.errors import (
     InputError,
     NotAnImageError,
 )
+from ai_detector.inference.explain import explain_bytes
 from ai_detector.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -163,20 +171,34 @@ INTERNAL_ERROR = Answer(
 )
 
 
-def _classify(predictor: Predictor, images: dict[int, bytes]) -> dict[int, Answer]:
-    """Classify in one model call; if that call fails, classify one by one, so only the
+class Result(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+# How a batch of image bytes is answered: a verdict, or a verdict with its heatmap.
+Run = Callable[[Predictor, list[bytes]], Sequence[Result | InputError]]
+RUNS: dict[bool, Run] = {
+    False: lambda predictor, images: predictor.predict_bytes(images),
+    True: explain_bytes,
+}
+
+
+def _classify(predictor: Predictor, run: Run, images: dict[int, bytes]) -> dict[int, Answer]:
+    """Run a batch in one model call; if that call fails, run it one by one, so only the
     request that makes it fail gets the 500."""
     indices = list(images)
     try:
-        results = predictor.predict_bytes([images[i] for i in indices])
+        results = run(predictor, [images[i] for i in indices])
+    except InputError as error:  # the batch's own fault (a model without maps): all of it
+        return {index: _rejected(index, error) for index in indices}
     except Exception:  # one request must not fail its neighbours, whatever went wrong
         if len(indices) == 1:
             log.exception("request %d failed", indices[0])
             return {indices[0]: INTERNAL_ERROR}
-        log.warning("a batch of %d failed; classifying its requests one by one", len(indices))
+        log.warning("a batch of %d failed; answering its requests one by one", len(indices))
         answers: dict[int, Answer] = {}
         for index in indices:
-            answers.update(_classify(predictor, {index: images[index]}))
+            answers.update(_classify(predictor, run, {index: images[index]}))
         return answers
     return {
         index: _rejected(index, result)
@@ -190,19 +212,24 @@ def answer_batch(
     predictor: Predictor,
     requests: list[dict[str, Any]],
     content_types: Sequence[str | None] | None = None,
+    explain: Sequence[bool] | None = None,
 ) -> list[Answer]:
-    """One answer per request: 200 with a verdict, the 4xx of its input error, or a 500."""
+    """One answer per request: 200 with a verdict (and its heatmap where ``explain`` says
+    so), the 4xx of its input error, or a 500. Predictions and explanations each take
+    one model call, and neither kind of failure reaches a request of the other."""
     types = list(content_types) if content_types is not None else [None] * len(requests)
+    wants = list(explain) if explain is not None else [False] * len(requests)
     answers: dict[int, Answer] = {}
-    images: dict[int, bytes] = {}
+    images: dict[bool, dict[int, bytes]] = {False: {}, True: {}}
     for index, request in enumerate(requests):
         try:
-            images[index] = extract_image(request, types[index])
+            images[wants[index]][index] = extract_image(request, types[index])
         except InputError as error:
             answers[index] = _rejected(index, error)
         except Exception:  # e.g. a parser bug: this request's 500, not the batch's 503
             log.exception("request %d could not be read", index)
             answers[index] = INTERNAL_ERROR
-    if images:
-        answers.update(_classify(predictor, images))
+    for explaining, group in images.items():
+        if group:
+            answers.update(_classify(predictor, RUNS[explaining], group))
     return [answers[index] for index in range(len(requests))]
