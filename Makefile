@@ -9,13 +9,17 @@ STAMP := $(VENV)/.installed
 # `make serve`'s own archive: never DVC's model_store/ output, so serving leaves dvc.lock true.
 MODEL_STORE ?= build/model_store
 LOGS ?= logs
+# Debian packages come from apt-get, as root or through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
-	@command -v java >/dev/null || { echo "TorchServe needs Java 17+: apt-get install -y openjdk-17-jre-headless"; exit 1; }
+	# TorchServe's frontend needs Java 17.
+	@command -v java >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) openjdk-17-jre-headless; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, from this machine's disk (a CUDA build that runs on the CPU).
@@ -44,7 +48,10 @@ demo: serve ## The demo page on 127.0.0.1:8090 (TorchServe started if needed); C
 stop: ## Stop the TorchServe started by `make serve`
 	$(BIN)/python -m ai_detector.serving.torchserve stop --logs $(LOGS)
 
-test: $(STAMP) ## Set up and run every test (unit + integration with a real TorchServe)
+browser: ## Debian's Chromium, for the demo page's browser test (never a downloaded browser)
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) chromium; }
+
+test: $(STAMP) browser ## Set up (Java, Chromium, .venv) and run every test (unit + integration with a real TorchServe)
 	$(BIN)/pytest
 
 test-fast: $(STAMP) ## Unit tests only
@@ -92,4 +99,4 @@ bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline,
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf build $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup mar serve demo stop test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest loadtest-ramp bench clean
+.PHONY: help setup mar serve demo stop browser test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest loadtest-ramp bench clean

@@ -8,6 +8,7 @@ are scikit-image's bundled real photographs, so no test needs the network or dat
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from ai_detector.inference.decision import decide
 from ai_detector.inference.metadata import ModelMetadata
 from ai_detector.inference.predictor import DEFAULT_MODEL_DIR, Predictor
 from ai_detector.inference.preprocess import preprocess_bytes
+from ai_detector.serving.torchserve import Server
 from tests.conftest import encode_image
 from tests.integration.conftest import serve_model
 
@@ -148,6 +150,12 @@ def test_jpeg_draft_shortcut_keeps_the_prediction(predictor, name):
     assert np.abs(fast - full).max() < 0.1
 
 
+def post_bytes(server: Server, image: bytes) -> bytes:
+    answer = requests.post(server.predict_url, data=image, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer.content
+
+
 def test_torchserve_serves_the_default_model(tmp_path_factory):
     metadata = ModelMetadata.load(DEFAULT_MODEL_DIR)
     servers = serve_model(DEFAULT_MODEL_DIR, tmp_path_factory.mktemp("default"))
@@ -163,5 +171,9 @@ def test_torchserve_serves_the_default_model(tmp_path_factory):
         assert (
             requests.post(server.predict_url, data=b"not an image", timeout=30).status_code == 415
         )
+        # Both workers, whichever batches form, answer the same photo with the same bytes.
+        with ThreadPoolExecutor(4) as pool:
+            bodies = set(pool.map(lambda _: post_bytes(server, buffer.getvalue()), range(50)))
+        assert bodies == {response.content}
     finally:
         next(servers, None)

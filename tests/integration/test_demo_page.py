@@ -1,6 +1,6 @@
 """The demo page in a real headless Chromium against a real TorchServe.
 
-Debian's ``chromium`` (``apt-get install chromium``; .ci/run installs it), driven by
+Debian's ``chromium`` (``make test`` installs it with apt-get), driven by
 Playwright for Python; no browser is downloaded. The page is served by
 ai_detector.apps.demo at the one origin the server's CORS settings allow (the ``cam_server``
 fixture), exactly as ``make demo`` serves it from config.properties.
@@ -43,7 +43,9 @@ SCREENSHOT_ENV = "AI_DETECTOR_DEMO_SCREENSHOT"
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).is_file():
-        pytest.fail("the demo test needs Debian's chromium: apt-get install -y chromium")
+        pytest.fail(
+            "the demo test needs Debian's chromium: `make test` installs it (apt-get install -y chromium)"
+        )
     profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

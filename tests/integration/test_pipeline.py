@@ -104,10 +104,19 @@ def test_repro_produces_a_servable_three_class_model(project):
     assert metadata["precision"] == "fp32" or metadata["precision"].startswith("int8")
     assert (project / "model_store" / "ai-detector.mar").stat().st_size > 100_000
     predictor = Predictor(model_dir, threads=1)
-    fake = encode_image(textured_image((64, 48), seed=77, tint="red"), "JPEG")
-    real = encode_image(textured_image((64, 48), seed=78), "JPEG")
-    assert predictor.predict_one(fake).label == "AI-generated"
-    assert predictor.predict_one(real).label in ("Real", "Deepfake")
+
+    def p_fake(seed: int, tint: str) -> float:
+        image = encode_image(textured_image((64, 48), seed=seed, tint=tint), "JPEG")
+        return 1.0 - predictor.predict_one(image).probabilities["Real"]
+
+    # A ranking, not one image's verdict: the threshold is fitted on four validation
+    # images, and training's float kernels differ between CPUs (an AVX2-only EPYC called
+    # a red image Real where VNNI Xeons called it AI-generated); what every CPU must
+    # learn is that red images are the fakes.
+    fakes = [p_fake(seed, "red") for seed in range(60, 68)]
+    reals = [p_fake(seed, "none") for seed in range(80, 88)]
+    ranked = sum(f > r for f in fakes for r in reals) / (len(fakes) * len(reals))
+    assert ranked >= 0.9, (fakes, reals)
 
 
 def test_exported_model_files_carry_explanation_outputs(project):
