@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from ai_detector.serving import auth_headers
+from ai_detector.contract import auth_headers
 
 NO_ANSWER = 0
 DROPPED = -1  # never sent: max_inflight requests were already open

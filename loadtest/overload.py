@@ -31,9 +31,10 @@ import aiohttp
 from harness.processes import cpu_name
 from harness.servers import ROOT, archive, local_torchserve
 
+from ai_detector.contract import read_properties
+
 # Run as a script, loadtest/ is first on the path; the loadtest package needs the root.
 from ai_detector.inference.predictor import resolve_model_dir
-from ai_detector.serving.torchserve import read_properties
 from loadtest.openloop import NO_ANSWER, Result, open_loop, post, saturated_rate, summarize
 from loadtest.traffic import synthetic_payloads
 

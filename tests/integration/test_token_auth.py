@@ -22,8 +22,8 @@ import pytest
 import requests
 
 from ai_detector.apps.bot.client import DetectorClient, ServiceUnavailable
-from ai_detector.pipeline.package import build_archive
-from ai_detector.serving import MODEL_NAME, TOKEN_ENV, auth_headers
+from ai_detector.contract import MODEL_NAME, TOKEN_ENV, auth_headers
+from ai_detector.serving.archive import build_archive
 from ai_detector.serving.torchserve import KEY_FILE, Server, free_port, loopback_config, start, stop
 from tests.conftest import TINY_LABELS, encode_image, textured_image, write_tiny_onnx_model
 from tests.unit.test_docker_files import image_environment
