@@ -140,7 +140,7 @@ def test_the_bot_client_sends_the_key(secured):
 
 
 def test_the_load_tests_headers_carry_the_environments_key(secured, monkeypatch):
-    """locustfile.py and openloop.py add auth_headers() to every request."""
+    """locustfile.py and harness/loadgen.py add auth_headers() to every request."""
     monkeypatch.setenv(TOKEN_ENV, secured.key("inference") or "")
     answer = requests.post(secured.predict_url, data=image(), headers=auth_headers(), timeout=30)
     assert answer.status_code == 200
