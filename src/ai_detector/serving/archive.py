@@ -30,6 +30,10 @@ from ai_detector.inference.metadata import ModelMetadata
 
 log = logging.getLogger(__name__)
 
+# TorchServe versions must look like numbers; the model's own is in metadata.json. KServe's
+# model_snapshot (deploy/kserve/config.properties) names the archive by this version.
+ARCHIVE_VERSION = "1.0"
+
 
 def _serving_file(name: str) -> Path:
     """A file shipped as package data of ai_detector.serving (a real file once installed)."""
@@ -73,9 +77,8 @@ def build_archive(
         [
             "--model-name",
             name,
-            # TorchServe versions must look like numbers; the model's own is in metadata.json.
             "--version",
-            "1.0",
+            ARCHIVE_VERSION,
             "--handler",
             str(handler),
             "--extra-files",
