@@ -17,8 +17,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /build
 # .dockerignore lets in only the sources, params.yaml and models/model.
 COPY . .
-# ai_detector.pipeline.package reads the handler and its config as package data of the
-# installed package. The archiver and PyYAML are build tools here; neither image needs them.
+# ai_detector.pipeline.package (through ai_detector.serving.archive) reads the handler and
+# its config as package data of the installed package. The archiver and PyYAML are build
+# tools here; neither image needs them.
 RUN pip install --no-cache-dir . torch-model-archiver==0.12.0 pyyaml==6.0.3 \
     && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && python -m ai_detector.pipeline.package --out /model_store \

@@ -15,8 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from harness.loadgen import Run, closed_loop, open_loop
+
 from ai_detector.serving.torchserve import Server
-from bench.loadgen import Outcome, closed_loop, open_loop
 from bench.servers import Probe
 
 log = logging.getLogger("bench")
@@ -32,6 +33,7 @@ class Plan:
     rates: tuple[float, ...] = (50.0, 100.0, 150.0)
     timeout: float = 10.0
     max_requests: int = 20_000  # per run, beside the time bound
+    max_inflight: int = 256  # open loop: arrivals beyond this many open requests are dropped
     drain_s: float = 30.0
     skip_saturated: bool = True
 
@@ -40,8 +42,8 @@ def drain(server: Server, items: list[Any], limit_s: float = 30.0) -> None:
     """Wait (bounded) until a lone request is answered within a second again."""
     deadline = time.perf_counter() + limit_s
     while time.perf_counter() < deadline:
-        outcome = asyncio.run(closed_loop(server.predict_url, items[:1], 1, 0.1, 1, limit_s))
-        if outcome.latencies_ms and outcome.latencies_ms[0] < 1000:
+        lone = asyncio.run(closed_loop(server.predict_url, items[:1], 1, 0.1, limit_s, 1))
+        if lone.results and lone.results[0].status == 200 and lone.results[0].latency_s < 1:
             return
         time.sleep(0.5)
     log.warning("the server still had a backlog after %.0f s", limit_s)
@@ -49,8 +51,8 @@ def drain(server: Server, items: list[Any], limit_s: float = 30.0) -> None:
 
 def _run(probe: Probe, name: str, load: Any) -> dict[str, Any]:
     before = probe.snapshot()
-    outcome: Outcome = asyncio.run(load)
-    stats = {"run": name, **outcome.summary()}
+    run: Run = asyncio.run(load)
+    stats = {"run": name, **run.summary()}
     stats |= probe.delta(before, stats["ok"])
     log.info(
         "  %-12s %6.1f req/s  p50 %6s  p95 %6s  p99 %6s ms  errors %s  cores: workers %.2f"
@@ -69,14 +71,27 @@ def _run(probe: Probe, name: str, load: Any) -> dict[str, Any]:
     return stats
 
 
+def open_loop_of(plan: Plan, url: str, items: list[Any], rate: float) -> Any:
+    """The plan's open-loop run at ``rate`` (a coroutine for :func:`_run`)."""
+    return open_loop(
+        url,
+        items,
+        rate,
+        plan.seconds,
+        timeout=plan.timeout,
+        max_inflight=plan.max_inflight,
+        max_requests=plan.max_requests,
+    )
+
+
 def measure_server(server: Server, items: list[Any], plan: Plan) -> dict[str, Any]:
     """Closed-loop runs at each concurrency, then open-loop runs at each rate."""
     probe = Probe(server)
     url = server.predict_url
-    asyncio.run(closed_loop(url, items, 4, plan.warmup_s, plan.max_requests, plan.timeout))
+    asyncio.run(closed_loop(url, items, 4, plan.warmup_s, plan.timeout, plan.max_requests))
     closed, opened = [], []
     for concurrency in plan.concurrency:
-        load = closed_loop(url, items, concurrency, plan.seconds, plan.max_requests, plan.timeout)
+        load = closed_loop(url, items, concurrency, plan.seconds, plan.timeout, plan.max_requests)
         closed.append({"concurrency": concurrency, **_run(probe, f"closed c={concurrency}", load)})
         drain(server, items, plan.drain_s)
     for rate in plan.rates:
@@ -87,7 +102,7 @@ def measure_server(server: Server, items: list[Any], plan: Plan) -> dict[str, An
             log.info("  %-12s skipped: over %g x the top closed-loop throughput", rate, SATURATED)
             opened.append({"rate": rate, "run": f"open {rate:g}/s", "skipped": True})
             continue
-        load = open_loop(url, items, rate, plan.seconds, plan.max_requests, plan.timeout)
+        load = open_loop_of(plan, url, items, rate)
         opened.append({"rate": rate, **_run(probe, f"open {rate:g}/s", load)})
         drain(server, items, plan.drain_s)
     best = max(closed, key=lambda run: run["throughput"])

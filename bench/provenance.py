@@ -42,8 +42,9 @@ def cases() -> dict[str, bytes]:
     exif[0x010F], exif[0x0110], exif[0x0131] = "Canon", "Canon EOS R5", "Firmware 1.8.1"
     settings = PngImagePlugin.PngInfo()
     settings.add_text("parameters", "a cat\nSteps: 20, Sampler: Euler a, Model: sd_xl_base_1.0")
-    # The tests' helper signs with a certificate chain it makes on the spot.
-    from tests.provenance_files import c2pa_sign, make_signing_chain
+    # Signs with a certificate chain made on the spot (harness.signing, shared with the
+    # tests); imported here so the other cases run without the dev extras it needs.
+    from harness.signing import c2pa_sign, make_signing_chain
 
     chain = make_signing_chain()
     return {

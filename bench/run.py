@@ -174,7 +174,7 @@ def measure_ours(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    for noisy in ("ai_detector", "ai_detector.serving.torchserve", "ai_detector.pipeline.package"):
+    for noisy in ("ai_detector", "ai_detector.serving.torchserve", "ai_detector.serving.archive"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     quick = args.quick
     plan = Plan(

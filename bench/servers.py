@@ -1,7 +1,7 @@
 """Build, start and watch the two servers the benchmark compares.
 
 Ours is the real archive (src/ai_detector/serving/handler.py + ONNX model) built by
-``ai_detector.pipeline.package.build_archive`` with a copy of serving/model-config.yaml; the
+``ai_detector.serving.archive.build_archive`` with a copy of serving/model-config.yaml; the
 baseline is an eager fp32 DetectorNet behind bench/baseline/baseline_handler.py. Both run on
 free loopback ports (``harness.servers.local_torchserve``) with logs and pid files in
 the benchmark's own work folder, so they never collide with another TorchServe.
@@ -26,8 +26,8 @@ import psutil
 import yaml
 from harness.processes import Sampler, server_processes
 
-from ai_detector.pipeline.package import build_archive, run_archiver
-from ai_detector.serving import MODEL_NAME
+from ai_detector.contract import MODEL_NAME
+from ai_detector.serving.archive import build_archive, run_archiver
 from ai_detector.serving.torchserve import SERVE_DIR, Server
 
 log = logging.getLogger("bench")

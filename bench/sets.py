@@ -23,12 +23,12 @@ import time
 from typing import Any
 
 import numpy as np
+from harness.loadgen import closed_loop
 
 from ai_detector.inference.predictor import Predictor
 from ai_detector.serving.torchserve import Server
 from bench.limit import throughput
-from bench.loadgen import closed_loop, open_loop
-from bench.measure import Plan, drain
+from bench.measure import Plan, drain, open_loop_of
 
 log = logging.getLogger("bench")
 
@@ -80,15 +80,15 @@ def measure_set(
     throughput(predictor, items, 1, 1, 0.5)  # warm-up
     limit = throughput(predictor, items, cores, 1, plan.seconds / 2)["img_per_s"]
     url, timeout, cap = server.predict_url, plan.timeout, plan.max_requests
-    asyncio.run(closed_loop(url, items, 4, plan.warmup_s, cap, timeout))
+    asyncio.run(closed_loop(url, items, 4, plan.warmup_s, timeout, cap))
     runs: dict[str, Any] = {}
     for connections in (SATURATING_CONNECTIONS, LATENCY_CONNECTIONS):
-        load = closed_loop(url, items, connections, plan.seconds, cap, timeout)
+        load = closed_loop(url, items, connections, plan.seconds, timeout, cap)
         runs[f"closed_c{connections}"] = _latency(asyncio.run(load))
         drain(server, items, plan.drain_s)
     for share in OPEN_SHARES:
         rate = min(share * limit, max_rate or float("inf"))
-        load = open_loop(url, items, rate, plan.seconds, cap, timeout)
+        load = open_loop_of(plan, url, items, rate)
         runs[f"open_{round(100 * share)}pct"] = _latency(asyncio.run(load))
         drain(server, items, plan.drain_s)
     top = runs[f"closed_c{SATURATING_CONNECTIONS}"]["throughput"]

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "report")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    for noisy in ("ai_detector", "ai_detector.serving.torchserve", "ai_detector.pipeline.package"):
+    for noisy in ("ai_detector", "ai_detector.serving.torchserve", "ai_detector.serving.archive"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     model_dir = args.model or resolve_model_dir(None)
     if not (model_dir / METADATA_FILE).is_file():

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ai_detector.serving import MODEL_NAME, TOKEN_ENV
+from ai_detector.contract import MODEL_NAME, TOKEN_ENV
 
 KEY_FILE = Path("key_file.json")
 MANAGEMENT_TOKEN_ENV = "AI_DETECTOR_MANAGEMENT_TOKEN"

@@ -16,15 +16,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from ai_detector.pipeline.package import build_archive
-from ai_detector.serving import MODEL_NAME
+from ai_detector.contract import MODEL_NAME, read_properties, write_properties
+from ai_detector.serving.archive import build_archive
 from ai_detector.serving.torchserve import (
     Server,
     loopback_config,
-    read_properties,
     start,
     stop,
-    write_properties,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ import gevent
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.env import Environment
 
-from ai_detector.serving import MODEL_NAME, auth_headers
+from ai_detector.contract import MODEL_NAME, auth_headers
 from loadtest.checks import Check, check_verdict, expect_error
 from loadtest.traffic import (
     NOT_AN_IMAGE,

@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from harness.loadgen import NO_ANSWER, Result, open_loop, post, saturated_rate, summarize
 from harness.processes import cpu_name
 from harness.servers import ROOT, archive, local_torchserve
 
+from ai_detector.contract import read_properties
+
 # Run as a script, loadtest/ is first on the path; the loadtest package needs the root.
 from ai_detector.inference.predictor import resolve_model_dir
-from ai_detector.serving.torchserve import read_properties
-from loadtest.openloop import NO_ANSWER, Result, open_loop, post, saturated_rate, summarize
 from loadtest.traffic import synthetic_payloads
 
 log = logging.getLogger("loadtest")
@@ -78,7 +79,7 @@ async def phase(
         open_loop(url, bodies, rate, seconds, timeout=CLIENT_TIMEOUT_S, max_inflight=2048),
         probes_after(url, bodies[0], seconds),
     )
-    return loop, probe
+    return loop.results, probe
 
 
 def measure(

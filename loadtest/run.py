@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 import yaml
 from harness.processes import cpus_given, listener
 
-from ai_detector.serving.torchserve import read_properties, venv_tool
+from ai_detector.contract import read_properties
+from ai_detector.serving.torchserve import venv_tool
 from loadtest.report import (
     chart,
     max_holding_rate,
@@ -56,9 +57,9 @@ def answers(host: str) -> bool:
 
 def start_server(host: str) -> Path:
     """Build the archive and start TorchServe as `make serve` does; returns its log folder."""
+    from ai_detector.contract import MODEL_NAME
     from ai_detector.inference.predictor import resolve_model_dir
-    from ai_detector.pipeline.package import build_archive
-    from ai_detector.serving import MODEL_NAME
+    from ai_detector.serving.archive import build_archive
     from ai_detector.serving.torchserve import start
 
     config = ROOT / "config.properties"

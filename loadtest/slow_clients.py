@@ -33,9 +33,11 @@ import requests
 from harness.processes import Sampler, cpu_name, server_processes
 from harness.servers import ROOT, archive, local_torchserve
 
+from ai_detector.contract import read_properties
+
 # Run as a script, loadtest/ is first on the path; the loadtest package needs the root.
 from ai_detector.inference.predictor import resolve_model_dir
-from ai_detector.serving.torchserve import Server, read_properties
+from ai_detector.serving.torchserve import Server
 from loadtest.traffic import synthetic_payloads
 
 log = logging.getLogger("loadtest")

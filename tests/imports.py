@@ -1,4 +1,5 @@
-"""Static import analysis of src/ai_detector, for the tests of the layout and of dvc.yaml.
+"""Static import analysis of src/ai_detector (and of the tools beside it: bench, loadtest,
+harness), for the tests of the layout and of dvc.yaml.
 
 Reads the source with :mod:`ast` (nothing is imported), so it sees imports inside
 functions too, which a look at ``sys.modules`` after an import would miss.
@@ -9,21 +10,29 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+# Packages at the repository root, run as `python -m bench.run` and the like.
+TOOLS = ("bench", "loadtest", "harness")
+
+
+def _root(name: str) -> Path:
+    return SRC if name.split(".", maxsplit=1)[0] == "ai_detector" else ROOT
 
 
 def all_modules(package: str = "ai_detector") -> list[str]:
-    """Every module below a package, by dotted name."""
-    root = SRC.joinpath(*package.split("."))
+    """Every module below a package (``ai_detector`` or one of TOOLS), by dotted name."""
+    base = _root(package)
+    root = base.joinpath(*package.split("."))
     names = []
     for path in sorted(root.rglob("*.py")):
-        parts = path.relative_to(SRC).with_suffix("").parts
+        parts = path.relative_to(base).with_suffix("").parts
         names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return names
 
 
 def module_file(name: str) -> Path | None:
-    base = SRC.joinpath(*name.split("."))
+    base = _root(name).joinpath(*name.split("."))
     for candidate in (base / "__init__.py", base.with_suffix(".py")):
         if candidate.is_file():
             return candidate
@@ -49,11 +58,11 @@ def imports(name: str) -> set[str]:
     return found
 
 
-def imported_modules(name: str) -> set[str]:
-    """The ai_detector modules one module imports, resolved to ones that exist."""
+def imported_modules(name: str, packages: tuple[str, ...] = ("ai_detector",)) -> set[str]:
+    """The modules of ``packages`` one module imports, resolved to ones that exist."""
     resolved = set()
     for imported in imports(name):
-        if imported.split(".")[0] != "ai_detector":
+        if imported.split(".")[0] not in packages:
             continue
         module = imported  # `from package import name`: name may be a module or not
         while module and module_file(module) is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psutil
 import pytest
 import requests
-from loadtest.openloop import Result, closed_loop, run_open_loop, saturated_rate, summarize
+from harness.loadgen import Result, closed_loop, run_open_loop, saturated_rate, summarize
 from loadtest.traffic import synthetic_payloads
 
 from ai_detector.inference.predictor import DEFAULT_MODEL_DIR
@@ -117,7 +117,7 @@ def test_a_killed_worker_costs_at_most_one_percent_and_is_replaced(model_server,
     replacement = psutil.Process(fault.after[fault.victim["id"]]["pid"])
     cpu_before = replacement.cpu_times().user
     bodies = [payload.data for payload in synthetic_payloads()[:4]]
-    burst, _ = asyncio.run(closed_loop(model_server.predict_url, bodies, 4, seconds=3))
+    burst = asyncio.run(closed_loop(model_server.predict_url, bodies, 4, seconds=3)).results
     assert burst and all(r.status == 200 for r in burst)
     assert replacement.cpu_times().user - cpu_before > 0.2, "the new worker does not serve"
 

@@ -16,7 +16,8 @@ import requests
 from harness.processes import Sampler, server_processes
 from PIL import Image, ImageDraw
 
-from ai_detector.serving.torchserve import Server, read_properties
+from ai_detector.contract import read_properties
+from ai_detector.serving.torchserve import Server
 from tests.conftest import encode_image
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from harness.signing import c2pa_sign, make_signing_chain
 
-from tests.provenance_files import c2pa_sign, make_signing_chain, plain, png_with_text
+from tests.provenance_files import plain, png_with_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ai_detector.pipeline.package import build_archive
+from ai_detector.contract import read_properties, write_properties
+from ai_detector.serving.archive import build_archive
 from ai_detector.serving.torchserve import (
     loopback_config,
-    read_properties,
     start,
     stop,
-    write_properties,
 )
 from tests.conftest import write_tiny_onnx_model
 

@@ -22,8 +22,8 @@ import pytest
 import requests
 
 from ai_detector.apps.bot.client import DetectorClient, ServiceUnavailable
-from ai_detector.pipeline.package import build_archive
-from ai_detector.serving import MODEL_NAME, TOKEN_ENV, auth_headers
+from ai_detector.contract import MODEL_NAME, TOKEN_ENV, auth_headers
+from ai_detector.serving.archive import build_archive
 from ai_detector.serving.torchserve import KEY_FILE, Server, free_port, loopback_config, start, stop
 from tests.conftest import TINY_LABELS, encode_image, textured_image, write_tiny_onnx_model
 from tests.unit.test_docker_files import image_environment
@@ -140,7 +140,7 @@ def test_the_bot_client_sends_the_key(secured):
 
 
 def test_the_load_tests_headers_carry_the_environments_key(secured, monkeypatch):
-    """locustfile.py and openloop.py add auth_headers() to every request."""
+    """locustfile.py and harness/loadgen.py add auth_headers() to every request."""
     monkeypatch.setenv(TOKEN_ENV, secured.key("inference") or "")
     answer = requests.post(secured.predict_url, data=image(), headers=auth_headers(), timeout=30)
     assert answer.status_code == 200

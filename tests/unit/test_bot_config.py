@@ -95,7 +95,7 @@ def test_the_default_webhook_port_is_none_of_torchserves() -> None:
     from pathlib import Path
     from urllib.parse import urlsplit
 
-    from ai_detector.serving.torchserve import read_properties
+    from ai_detector.contract import read_properties
 
     config = read_properties(Path(__file__).resolve().parents[2] / "config.properties")
     ports = {urlsplit(v).port for k, v in config.items() if k.endswith("_address") and "//" in v}

@@ -29,7 +29,7 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from ai_detector.serving.torchserve import read_properties
+from ai_detector.contract import read_properties
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

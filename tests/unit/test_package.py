@@ -7,9 +7,9 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ai_detector.contract import MODEL_NAME
 from ai_detector.inference.metadata import ModelMetadata
-from ai_detector.pipeline.package import build_archive
-from ai_detector.serving import MODEL_NAME
+from ai_detector.serving.archive import build_archive
 from tests.conftest import write_tiny_onnx_model
 
 

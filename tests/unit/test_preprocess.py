@@ -205,3 +205,17 @@ def test_a_huge_image_keeps_its_exif_orientation():
     exif[0x0112] = 6  # rotate 90: upright the image is tall
     decoded = decode_image(encode_image(picture, "PNG", exif=exif.tobytes()), draft_size=256)
     assert decoded.width < decoded.height
+
+
+def test_the_preprocess_command_prints_what_the_model_is_given(tmp_path, caplog):
+    """`python -m ai_detector.apps.preprocess photo.jpg` (moved out of preprocess, which
+    the Predictor imports): one line per file with the tensor's shape and statistics."""
+    from ai_detector.apps.preprocess import main
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(encode_image(textured_image(), "JPEG"))
+    with caplog.at_level("INFO", logger="ai_detector.apps.preprocess"):
+        assert main([str(photo)]) == 0
+    (line,) = [r.getMessage() for r in caplog.records if str(photo) in r.getMessage()]
+    assert "shape=(3, " in line and "mean=" in line and "std=" in line
+    assert main([]) == 2  # no file: the usage, and a failing status

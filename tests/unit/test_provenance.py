@@ -6,18 +6,16 @@ import json
 import zlib
 
 import pytest
+from harness.signing import SIGNER_ORG, c2pa_sign, make_signing_chain
 
 from ai_detector.inference.provenance import read_provenance
 from ai_detector.inference.provenance.containers import MAX_BLOCK
 from ai_detector.inference.provenance.content_credentials import TRUST_ANCHORS_ENV
 from tests.provenance_files import (
-    SIGNER_ORG,
-    c2pa_sign,
     camera_exif,
     insert_jpeg_segment,
     insert_png_chunk,
     iptc_xmp,
-    make_signing_chain,
     plain,
     png_chunk,
     png_with_text,

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ai_detector.serving.torchserve import read_properties
+from ai_detector.contract import read_properties
 
 log = logging.getLogger(__name__)
 

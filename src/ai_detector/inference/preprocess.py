@@ -6,14 +6,16 @@ way (fsdl-text-recognizer's "stems"). Steps: decode (with the JPEG draft shortcu
 apply EXIF orientation, flatten to RGB, resize the shorter side and centre-crop in
 one resampling, normalise to float32 CHW.
 
-    python -m ai_detector.inference.preprocess photo.jpg   # prints the tensor shape and stats
+    python -m ai_detector.apps.preprocess photo.jpg   # prints the tensor shape and stats
+
+(That command lives in apps/: it finds the model through the Predictor's
+``resolve_model_dir``, and the Predictor imports this module, so here it made a cycle.)
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import sys
 import warnings
 
 import numpy as np
@@ -177,21 +179,3 @@ def preprocess_bytes(data: bytes, spec: ImageSpec, draft: bool = True) -> np.nda
     """Encoded image bytes -> model input; raises :class:`InputError` on bad input."""
     image = decode_image(data, draft_size=spec.resize_size if draft else None)
     return preprocess_image(image, spec)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from ai_detector.inference.metadata import ModelMetadata
-    from ai_detector.inference.predictor import resolve_model_dir
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args = sys.argv[1:] if argv is None else argv
-    spec = ModelMetadata.load(resolve_model_dir()).image_spec
-    for path in args:
-        with open(path, "rb") as handle:
-            array = preprocess_bytes(handle.read(), spec)
-        log.info("%s: shape=%s mean=%.3f std=%.3f", path, array.shape, array.mean(), array.std())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

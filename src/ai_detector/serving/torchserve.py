@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_detector.serving import MODEL_NAME
+from ai_detector.contract import MODEL_NAME, read_properties, write_properties
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +52,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def read_properties(path: Path) -> dict[str, str]:
-    values = {}
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
-
-
-def write_properties(values: dict[str, str], path: Path) -> None:
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 import aiohttp
 
 from ai_detector.apps.bot.config import Settings
+from ai_detector.contract import TOKEN_ENV
 from ai_detector.inference.prediction import Prediction
-from ai_detector.serving import TOKEN_ENV
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

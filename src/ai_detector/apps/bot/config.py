@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from ai_detector.serving import MODEL_NAME
+from ai_detector.contract import MODEL_NAME
 
 # int or float: both cast from a string and compare with a minimum.
 T = TypeVar("T", int, float)

@@ -16,13 +16,10 @@ import io
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ai_detector.pipeline.data.records import Record
-from ai_detector.pipeline.data.sources import SourceError
-
-if TYPE_CHECKING:
-    from ai_detector.pipeline.data.sources import SourceConfig
+from ai_detector.pipeline.data.source_config import SourceConfig, SourceError
 
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 

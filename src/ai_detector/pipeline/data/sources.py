@@ -7,7 +7,8 @@
   without their file's suffix);
 - ``hf``: a Hugging Face dataset (OpenDeepfake-Preview), from the hub or a local copy.
 
-A source is described by a :class:`SourceConfig` (from configs/sources/*.yaml).
+A source is described by a :class:`SourceConfig` (from configs/sources/*.yaml;
+defined in :mod:`.source_config`, which the ``hf`` reader imports too).
 Files whose class is not in the source's class map raise an error rather than
 vanishing; non-image files are counted and reported by the caller.
 """
@@ -19,65 +20,17 @@ import glob
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from ai_detector.inference.formats import IMAGE_SUFFIXES
 from ai_detector.pipeline.data.records import Record, sha256_file
+from ai_detector.pipeline.data.source_config import SourceConfig, SourceError, label_for
+
+# Callers import the source's description and its error from here, beside read_source.
+__all__ = ["SourceConfig", "SourceError", "read_source"]
 
 log = logging.getLogger(__name__)
-
-LAYOUTS = ("folder", "split_folder", "csv", "hf")
-GROUP_BY = ("", "class", "prefix", "manifest")
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    name: str
-    layout: str
-    path: str
-    # Maps the source's class names (folder names, CSV values) to project labels.
-    classes: dict[str, str]
-    max_per_class: int | None = None
-    # csv layout: the labels file and its column names.
-    labels_file: str = "labels.csv"
-    file_column: str = "filename"
-    label_column: str = "label"
-    # hf layout: split names and the image/label columns.
-    hf_splits: tuple[str, ...] = ("train", "test")
-    options: dict[str, Any] = field(default_factory=dict)
-    # Each record's origin group: "" (the source), "class" (its class folder), "prefix"
-    # (its file name up to the first "_") or "manifest" (the ``generator`` that the
-    # source's manifest.json names for the file, up to " ("); ``groups`` renames keys.
-    group_by: str = ""
-    groups: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.layout not in LAYOUTS:
-            raise ValueError(
-                f"source {self.name}: layout must be one of {LAYOUTS}, got {self.layout!r}"
-            )
-        if not self.classes:
-            raise ValueError(f"source {self.name}: 'classes' must map source classes to labels")
-        if self.group_by not in GROUP_BY:
-            raise ValueError(
-                f"source {self.name}: group_by must be one of {GROUP_BY}, got {self.group_by!r}"
-            )
-
-
-class SourceError(ValueError):
-    """A source's files do not match its declared layout."""
-
-
-def _label_for(config: SourceConfig, raw: str, where: str) -> str:
-    try:
-        return config.classes[raw]
-    except KeyError:
-        raise SourceError(
-            f"source {config.name}: class {raw!r} at {where} is not in its class map "
-            f"{sorted(config.classes)}"
-        ) from None
 
 
 def _images_in(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -92,7 +45,7 @@ def _class_folders(config: SourceConfig, root: Path, split: str = "") -> Iterato
     if not folders:
         raise SourceError(f"source {config.name}: no class folders in {root}")
     for folder in folders:
-        label = _label_for(config, folder.name, str(folder))
+        label = label_for(config, folder.name, str(folder))
         images, others = _images_in(folder)
         if others:
             log.warning(
@@ -138,7 +91,7 @@ def _read_csv(config: SourceConfig, root: Path) -> Iterator[Record]:
                 f"{config.file_column!r} and {config.label_column!r}, has {sorted(row)}"
             )
         where = f"{labels_path}:{number}"
-        label = _label_for(config, row[config.label_column].strip(), where)
+        label = label_for(config, row[config.label_column].strip(), where)
         path = _csv_image(config, root / config.options.get("image_dir", ""), row, where)
         yield Record(str(path), label, config.name, sha256_file(path))
 
