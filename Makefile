@@ -32,6 +32,7 @@ setup: $(STAMP) ## Create .venv and install the project with every extra
 # Rebuilt only when its inputs change, so a second `make serve` leaves the archive that
 # the running server uses alone.
 MAR_INPUTS := src/ai_detector/serving/handler.py src/ai_detector/serving/model-config.yaml \
+	src/ai_detector/serving/archive.py src/ai_detector/contract.py \
 	$(wildcard models/model/*) $(wildcard src/ai_detector/inference/default_model/*)
 $(MODEL_STORE)/ai-detector.mar: $(STAMP) $(MAR_INPUTS)
 	$(BIN)/python -m ai_detector.pipeline.package --out $(MODEL_STORE)

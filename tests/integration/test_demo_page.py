@@ -44,7 +44,7 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).is_file():
         pytest.fail(
-            "the demo test needs Debian's chromium: `make test` installs it (apt-get install -y chromium)"
+            "the demo test needs Debian's chromium, which `make test` installs (make browser)"
         )
     profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
     with sync_api.sync_playwright() as playwright:
