@@ -5,9 +5,10 @@
     with local_torchserve(store, work, {"job_queue_size": "30"}) as server:
         ...  # server.predict_url on a free 127.0.0.1 port; stopped however the block ends
 
-It runs config.properties (the one `make serve` runs) moved to free loopback ports, plus
-the given overrides, with its config, logs and pid file in ``work``: it never touches a
-running `make serve` on 8080-8082 or another test's server.
+It runs config.properties (the one `make serve` runs; or another, ``base=``, such as
+deploy/kserve/config.properties) moved to free loopback ports, plus the given overrides,
+with its config, logs and pid file in ``work``: it never touches a running `make serve`
+on 8080-8082 or another test's server.
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ def local_torchserve(
     properties: Mapping[str, str] | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 240.0,
+    base: Path | None = None,
 ) -> Iterator[Server]:
-    """TorchServe serving ``store`` until the block ends (config and logs in ``work``)."""
+    """TorchServe serving ``store`` until the block ends (config and logs in ``work``);
+    ``base`` is the config moved to loopback (config.properties unless given)."""
     work.mkdir(parents=True, exist_ok=True)
-    config = loopback_config(ROOT / "config.properties", work / "config.properties")
+    config = loopback_config(base or ROOT / "config.properties", work / "config.properties")
     if properties:
         write_properties(read_properties(config) | dict(properties), config)
     logs = work / "logs"
