@@ -5,8 +5,9 @@ hand: what KServe's TorchServe predictor needs (apiVersion, kind, a ``pytorch`` 
 protocol v1 with a storageUri) and what must match the plain Deployment (name, image,
 resources, probes, token setting, the HPA's bounds). Its config.properties is a second file
 by necessity (KServe reads it from the model storage), so every setting it shares with the
-project's config.properties, and every worker and batching value of its model_snapshot,
-must equal the one source: a change there that is not made here fails this test.
+project's config.properties, and every worker and timeout value of its model_snapshot,
+must equal the one source: a change there that is not made here fails this test. Its
+batchSize is 1, which the kserve envelope needs.
 """
 
 from __future__ import annotations
@@ -104,5 +105,8 @@ def test_the_model_snapshot_names_the_archive_and_the_model_config_values():
     assert version == ARCHIVE_VERSION
     assert settings["marName"] == f"{MODEL_NAME}.mar"
     model_config = load(ROOT / "src" / "ai_detector" / "serving" / "model-config.yaml")
-    shared = {k: v for k, v in model_config.items() if k != "handler"}
+    shared = {k: v for k, v in model_config.items() if k not in {"handler", "batchSize"}}
     assert {k: settings[k] for k in shared} == shared
+    # TorchServe's kserve envelope answers only the first request of a batch (the others
+    # got 503): one request per batch (tests/integration/test_kserve_server.py).
+    assert settings["batchSize"] == 1
