@@ -113,7 +113,7 @@ def test_crop_box_matches_preprocessing():
 
 
 def test_a_batch_mixing_predictions_and_explanations_answers_each_as_asked(cam_model_dir):
-    from ai_detector.serving.requests import answer_batch
+    from ai_detector.serving.answers import answer_batch
 
     predictor = Predictor(cam_model_dir, threads=1)
     requests = [{"body": patched()}, {"body": b"not an image"}, {"body": patched()}, {}]
@@ -127,7 +127,7 @@ def test_one_hostile_request_in_an_explanations_batch_fails_alone(cam_model_dir,
     """Explanations take the predictions' path: a request that crashes the parser (a body
     that is no bytes) or the decoder gets its own 500, and its neighbours their heatmaps."""
     from ai_detector.inference import explain
-    from ai_detector.serving.requests import answer_batch
+    from ai_detector.serving.answers import answer_batch
 
     poison = patched(box=(10, 10, 60, 60))
     real_decode = explain.decode_image

@@ -5,9 +5,9 @@ hand: what KServe's TorchServe predictor needs (apiVersion, kind, a ``pytorch`` 
 protocol v1 with a storageUri) and what must match the plain Deployment (name, image,
 resources, probes, token setting, the HPA's bounds). Its config.properties is a second file
 by necessity (KServe reads it from the model storage), so every setting it shares with the
-project's config.properties, and every worker and timeout value of its model_snapshot,
-must equal the one source: a change there that is not made here fails this test. Its
-batchSize is 1, which the kserve envelope needs.
+project's config.properties, and every worker, batching and timeout value of its
+model_snapshot, must equal the one source: a change there that is not made here fails
+this test.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ MOUNT = "/mnt/models"  # where KServe puts the storageUri's contents
 DIFFERENT = {"inference_address", "metrics_address", "model_store"}
 # ... leaves out (the demo page's origin; models come from model_snapshot) ...
 LEFT_OUT = {"cors_allowed_origin", "cors_allowed_methods", "load_models"}
-# ... and adds (KServe's protocol; the model registration KServe's layout uses).
-ADDED = {"service_envelope", "model_snapshot"}
+# ... and adds (the model registration KServe's layout uses).
+ADDED = {"model_snapshot"}
 
 
 def load(path: Path) -> Any:
@@ -94,7 +94,9 @@ def test_the_kserve_config_agrees_with_config_properties():
     assert set(kserve) - set(project) == ADDED
     differ = {key for key in set(project) & set(kserve) if project[key] != kserve[key]}
     assert differ == DIFFERENT, f"deploy/kserve/config.properties drifted on {differ - DIFFERENT}"
-    assert kserve["service_envelope"] == "kserve"  # protocol v1
+    # Our handler speaks KServe v1; TorchServe's envelope would answer only the first
+    # request of a batch (tests/integration/test_kserve_server.py).
+    assert "service_envelope" not in kserve
 
 
 def test_the_model_snapshot_names_the_archive_and_the_model_config_values():
@@ -105,8 +107,5 @@ def test_the_model_snapshot_names_the_archive_and_the_model_config_values():
     assert version == ARCHIVE_VERSION
     assert settings["marName"] == f"{MODEL_NAME}.mar"
     model_config = load(ROOT / "src" / "ai_detector" / "serving" / "model-config.yaml")
-    shared = {k: v for k, v in model_config.items() if k not in {"handler", "batchSize"}}
+    shared = {k: v for k, v in model_config.items() if k != "handler"}
     assert {k: settings[k] for k in shared} == shared
-    # TorchServe's kserve envelope answers only the first request of a batch (the others
-    # got 503): one request per batch (tests/integration/test_kserve_server.py).
-    assert settings["batchSize"] == 1

@@ -9,7 +9,8 @@ import pytest
 
 from ai_detector.inference.errors import EmptyInputError, InputError
 from ai_detector.inference.predictor import Predictor
-from ai_detector.serving.requests import answer_batch, extract_image
+from ai_detector.serving.answers import answer_batch
+from ai_detector.serving.requests import extract_image
 
 IMAGE = b"\xff\xd8\xff\xe0 jpeg bytes"
 B64 = base64.b64encode(IMAGE).decode()

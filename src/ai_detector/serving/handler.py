@@ -16,7 +16,8 @@ from ts.context import Context
 from ts.torch_handler.base_handler import BaseHandler
 
 from ai_detector.inference.predictor import THREADS_ENV, Predictor
-from ai_detector.serving.requests import answer_batch, request_content_type
+from ai_detector.serving.answers import answer_batch
+from ai_detector.serving.requests import request_content_type
 
 log = logging.getLogger(__name__)
 
@@ -48,5 +49,5 @@ class AIDetectorHandler(BaseHandler):
         for index, answer in enumerate(answers):
             context.set_response_content_type(index, "application/json")
             if answer.status != 200:
-                context.set_response_status(answer.status, answer.body["type"], index)
+                context.set_response_status(answer.status, answer.phrase, index)
         return [answer.body for answer in answers]

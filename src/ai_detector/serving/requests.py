@@ -1,19 +1,10 @@
-"""Request parsing and batch answering for the TorchServe handler, kept out of TorchServe.
+"""Request parsing for the TorchServe handler: where the image is in a request.
 
 TorchServe hands a handler one dict per request: the raw body under ``body``,
 multipart fields under their names (``data``, ``file``...), and a JSON body already
-parsed. :func:`extract_image` finds the image bytes in any of these;
-:func:`answer_batch` classifies a whole batch in one model call and gives each
-request its own status, so one bad image never fails its batch neighbours: an
-input error becomes that request's 4xx, and anything unexpected (a bug, a decoder
-crash) that request's 500, never the batch's.
-
-``POST /explanations/ai-detector`` reaches the same handler, each such request marked
-with the header ``explain: True`` (one batch can hold both kinds): those requests take
-the same path, answered by :mod:`ai_detector.inference.explain` (the verdict plus its
-heatmap), with the same isolation; a model without explanation outputs answers 501.
-
-    curl -X POST http://127.0.0.1:8080/explanations/ai-detector -T photo.jpg
+parsed. :func:`extract_image` finds the image bytes in any of these, and
+:func:`kserve_instances` the images of a KServe v1 body (``{"instances": [...]}``);
+:mod:`ai_detector.serving.answers` turns a batch of requests into answers.
 
 A body sent as ``application/x-www-form-urlencoded`` (what ``curl -d`` and
 ``--data-binary`` send unless told otherwise) reaches the handler already run
@@ -29,9 +20,8 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 from ai_detector.inference.errors import (
     EmptyInputError,
@@ -39,25 +29,19 @@ from ai_detector.inference.errors import (
     InputError,
     NotAnImageError,
 )
-from ai_detector.inference.explain import explain_bytes
-from ai_detector.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
 
 # Where clients put the image: multipart field names and JSON keys, in order of preference.
 IMAGE_FIELDS = ("data", "file", "image", "body", "b64", "image_base64")
+# KServe's v1 protocol: {"instances": [{"data": "<base64>"}, ...]} (deploy/kserve/).
+KSERVE_KEY = "instances"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 SEND_RAW_HINT = (
     "send the image bytes with Content-Type: application/octet-stream "
     "(curl -T photo.jpg, or --data-binary @photo.jpg -H 'Content-Type: application/octet-stream'), "
     "or as multipart form data (curl -F data=@photo.jpg)"
 )
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
 
 
 def _decode_base64(text: str, plus_as_space: bool = False) -> bytes:
@@ -132,6 +116,10 @@ def request_content_type(headers: Mapping[str, Any]) -> str | None:
 
 def extract_image(request: dict[str, Any], content_type: str | None = None) -> bytes:
     """The image bytes of one TorchServe request, or an :class:`InputError`."""
+    if not isinstance(request, dict):
+        raise InputError(
+            "an image must come as the body, a base64 string, or an object holding one under 'data'"
+        )
     if is_form_encoded(content_type):
         return _from_form(request)
     value: Any = None
@@ -160,76 +148,19 @@ def extract_image(request: dict[str, Any], content_type: str | None = None) -> b
     return data
 
 
-def _rejected(index: int, error: InputError) -> Answer:
-    log.info("rejected request %d: %s (%s)", index, error.code, error.message)
-    return Answer(error.status, error.to_dict())
-
-
-# Our fault, not the client's: no detail leaks, the traceback goes to the log.
-INTERNAL_ERROR = Answer(
-    500, {"code": 500, "type": "internal_error", "message": "the server failed on this request"}
-)
-
-
-class Result(Protocol):
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-# How a batch of image bytes is answered: a verdict, or a verdict with its heatmap.
-Run = Callable[[Predictor, list[bytes]], Sequence[Result | InputError]]
-RUNS: dict[bool, Run] = {
-    False: lambda predictor, images: predictor.predict_bytes(images),
-    True: explain_bytes,
-}
-
-
-def _classify(predictor: Predictor, run: Run, images: dict[int, bytes]) -> dict[int, Answer]:
-    """Run a batch in one model call; if that call fails, run it one by one, so only the
-    request that makes it fail gets the 500."""
-    indices = list(images)
-    try:
-        results = run(predictor, [images[i] for i in indices])
-    except InputError as error:  # the batch's own fault (a model without maps): all of it
-        return {index: _rejected(index, error) for index in indices}
-    except Exception:  # one request must not fail its neighbours, whatever went wrong
-        if len(indices) == 1:
-            log.exception("request %d failed", indices[0])
-            return {indices[0]: INTERNAL_ERROR}
-        log.warning("a batch of %d failed; answering its requests one by one", len(indices))
-        answers: dict[int, Answer] = {}
-        for index in indices:
-            answers.update(_classify(predictor, run, {index: images[index]}))
-        return answers
-    return {
-        index: _rejected(index, result)
-        if isinstance(result, InputError)
-        else Answer(200, result.to_dict())
-        for index, result in zip(indices, results, strict=True)
-    }
-
-
-def answer_batch(
-    predictor: Predictor,
-    requests: list[dict[str, Any]],
-    content_types: Sequence[str | None] | None = None,
-    explain: Sequence[bool] | None = None,
-) -> list[Answer]:
-    """One answer per request: 200 with a verdict (and its heatmap where ``explain`` says
-    so), the 4xx of its input error, or a 500. Predictions and explanations each take
-    one model call, and neither kind of failure reaches a request of the other."""
-    types = list(content_types) if content_types is not None else [None] * len(requests)
-    wants = list(explain) if explain is not None else [False] * len(requests)
-    answers: dict[int, Answer] = {}
-    images: dict[bool, dict[int, bytes]] = {False: {}, True: {}}
-    for index, request in enumerate(requests):
+def kserve_instances(request: Any) -> list[Any] | None:
+    """The instances of a KServe v1 body, ``{"instances": [...]}``, or None for a request
+    of any other form. TorchServe answers ``POST /v1/models/<name>:predict`` itself and
+    hands the body over as for ``/predictions``, parsed when it was sent as JSON."""
+    body = request.get("body") if isinstance(request, dict) else None
+    if isinstance(body, (bytes, bytearray)) and body[:1] == b"{":
         try:
-            images[wants[index]][index] = extract_image(request, types[index])
-        except InputError as error:
-            answers[index] = _rejected(index, error)
-        except Exception:  # e.g. a parser bug: this request's 500, not the batch's 503
-            log.exception("request %d could not be read", index)
-            answers[index] = INTERNAL_ERROR
-    for explaining, group in images.items():
-        if group:
-            answers.update(_classify(predictor, RUNS[explaining], group))
-    return [answers[index] for index in range(len(requests))]
+            body = json.loads(body)
+        except (ValueError, RecursionError):
+            return None  # not JSON after all: extract_image says why
+    if not isinstance(body, dict) or KSERVE_KEY not in body:
+        return None
+    instances = body[KSERVE_KEY]
+    if not isinstance(instances, list) or not instances:
+        raise InputError(f'"{KSERVE_KEY}" must be a non-empty list of images')
+    return instances
