@@ -111,3 +111,24 @@ def test_the_probe_runs_once_per_process(monkeypatch):
     for _ in range(3):
         int8_saturates()
     assert calls == [False]
+
+
+def test_the_readme_commands_build_the_probe_and_show_the_decision(tmp_path):
+    """`python -m ai_detector.pipeline.int8_probe` (to another file here, so the test leaves
+    the shipped one alone) writes the shipped bytes; `python -m ai_detector.inference.sessions`
+    logs what the probe finds on this CPU."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "probe.onnx"
+    build = [sys.executable, "-m", "ai_detector.pipeline.int8_probe", "--out", str(out)]
+    subprocess.run(build, check=True, capture_output=True, timeout=120)
+    assert out.read_bytes() == PROBE_FILE.read_bytes()
+    shown = subprocess.run(
+        [sys.executable, "-m", "ai_detector.inference.sessions"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert f"the exact sum is {PROBE_CHANNELS}" in shown.stderr
