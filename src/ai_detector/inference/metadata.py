@@ -104,8 +104,9 @@ class ModelMetadata:
     fallback_margin: float = 0.0
     # Every candidate shipped in the directory (empty: only the one above). The exported
     # fields above are the export machine's choice; the Predictor chooses again where it
-    # runs, and takes an int8 candidate only if it is ``min_speedup`` times faster than
-    # the fastest fp32 one (the reference itself, exact on every CPU).
+    # runs, by whether that CPU's int8 kernels are exact (ai_detector.inference.precision).
+    # ``min_speedup``: the export stage ships int8 only if it times that much faster than
+    # fp32 there.
     candidates: tuple[Candidate, ...] = ()
     min_speedup: float = 1.1
     metrics: dict[str, Any] = field(default_factory=dict)

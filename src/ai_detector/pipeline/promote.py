@@ -22,8 +22,8 @@ in params.yaml decides, so the same checkpoint ships the same precision on one C
 int8 pays off only where the CPU has fast int8 kernels (VNNI), so the int8 model of the
 chosen form (or, when fp32 wins here, of the best int8 form) ships beside the fp32 model
 and metadata.json lists fp32, int8 and the cascade as candidates with their parity
-figures: the Predictor runs the fastest that passed on the CPU it runs on
-(ai_detector.inference.precision). When no int8 form passes, fp32 ships alone.
+figures: where it runs, the Predictor takes int8 if that CPU's int8 kernels are exact
+(VNNI), else fp32 (ai_detector.inference.precision). When no int8 form passes, fp32 ships alone.
 """
 
 from __future__ import annotations
