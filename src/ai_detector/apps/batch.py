@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ai_detector.inference.errors import CorruptImageError, ImageTooLargeError, InputError
 from ai_detector.inference.explain import Explanation, explain_bytes, write_overlay
@@ -271,11 +271,15 @@ def output_problem(path: Path, overwrite: bool) -> str | None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, overwrite: bool = False) -> Iterator[IO[str]]:
-    """A text stream that becomes ``path`` only when the block finishes without error."""
+def atomic_output(path: Path, overwrite: bool = False, binary: bool = False) -> Iterator[IO[Any]]:
+    """A text (or ``binary``) stream that becomes ``path`` only when the block finishes
+    without error."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    opened = (
+        os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", newline="", encoding="utf-8")
+    )
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+        with opened as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
