@@ -172,6 +172,8 @@ def _write(ray: Any, job: RayJob) -> tuple[int, int]:
     import pyarrow.parquet as pq
 
     ray.data.DataContext.get_current().enable_progress_bars = not job.quiet
+    if job.quiet:  # Ray Data logs each run's plan at INFO on its own logger
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
     total = failed = 0
     with _parquet_sink(job.out, job.overwrite) as sink:
         writer = pq.ParquetWriter(sink, output_schema(job.labels))
@@ -191,8 +193,9 @@ def _scored(ray: Any, job: RayJob) -> Any:
     # Actors x threads fill the cluster's cores (this machine's in local mode).
     cores = int(ray.cluster_resources().get("CPU", 1))
     actors = job.actors or max(1, cores // job.threads)
-    rows = [{"location": getattr(item, "uri", "") or str(item.path), "name": item.name}
-            for item in job.files]  # fmt: skip
+    # Absolute: a Ray worker's working directory is not the driver's.
+    rows = [{"location": getattr(item, "uri", "") or os.path.abspath(item.path),
+             "name": item.name} for item in job.files]  # fmt: skip
     blocks = min(len(rows), max(actors, math.ceil(len(rows) / job.batch_size)))
     log.info("%d actors x %d threads, batches of %d", actors, job.threads, job.batch_size)
     dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(

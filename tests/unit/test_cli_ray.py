@@ -1,0 +1,48 @@
+"""`--engine ray` on the command line, without starting Ray: the parser takes it (and
+URIs stay as typed), and a missing Ray is a usage error naming the extra to install."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from ai_detector.apps.cli import build_parser, main
+
+
+def test_parser_accepts_engine_ray_and_keeps_uris() -> None:
+    args = build_parser().parse_args(
+        ["predict", "--engine", "ray", "s3://bucket/images/", "--out", "r.parquet", "--actors", "3"]
+    )
+    assert args.engine == "ray" and args.actors == 3
+    assert args.paths == ["s3://bucket/images/"]  # not Path's "s3:/bucket/images"
+    assert args.output_path == "r.parquet"
+
+
+def test_the_default_engine_is_the_local_one() -> None:
+    args = build_parser().parse_args(["predict", "photos/", "-o", "p.csv"])
+    assert args.engine == "local" and args.actors is None
+
+
+def test_missing_ray_is_a_readable_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    (tmp_path / "photos").mkdir()
+    out = tmp_path / "r.parquet"
+    code = main(["predict", "--engine", "ray", str(tmp_path / "photos"), "--out", str(out)])
+    assert code == 2
+    assert "pip install 'ai-detector[ray]'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_local_engine_needs_no_ray(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path, make_image
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(make_image())
+    out = tmp_path / "p.csv"
+    code = main(["predict", str(tmp_path / "photos"), "-o", str(out), "-m", str(tiny_model_dir)])
+    assert code == 0 and out.read_text().startswith("path,label,confidence")
