@@ -33,7 +33,8 @@ GOOD = {"neutral.jpg": "none", "red.png": "red", "blue.webp": "blue", "red2.jpg"
 @pytest.fixture(scope="module", autouse=True)
 def ray_session() -> Iterator[None]:
     """main() reuses a running session instead of starting Ray for each call."""
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    # address="local": a fresh local Ray even when RAY_ADDRESS names a cluster.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield
     ray.shutdown()
 

@@ -46,3 +46,32 @@ def test_the_local_engine_needs_no_ray(
     out = tmp_path / "p.csv"
     code = main(["predict", str(tmp_path / "photos"), "-o", str(out), "-m", str(tiny_model_dir)])
     assert code == 0 and out.read_text().startswith("path,label,confidence")
+
+
+def test_an_unexpected_error_costs_its_file_only(
+    tmp_path: Path, tiny_model_dir: Path, make_image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An actor's batch where reading one file raises outside OSError/InputError: the
+    batch is retried one file at a time and only that file gets an error row."""
+    pytest.importorskip("pyarrow")
+    from ai_detector.apps import ray_batch
+    from ai_detector.apps.ray_inputs import FileReader
+
+    for name, tint in (("a.jpg", "red"), ("odd.jpg", "none"), ("c.jpg", "blue")):
+        (tmp_path / name).write_bytes(make_image(tint=tint))
+    plain_read = FileReader.__call__
+
+    def read(self: FileReader, item) -> bytes:
+        if item.name == "odd.jpg":
+            raise RuntimeError("a reader bug")
+        return plain_read(self, item)
+
+    monkeypatch.setattr(FileReader, "__call__", read)
+    labels = ("Real", "AI-generated", "Deepfake")
+    actor = ray_batch.ScoreBatch(str(tiny_model_dir), 1, labels)
+    names = ["a.jpg", "odd.jpg", "c.jpg"]
+    batch = {"location": [str(tmp_path / n) for n in names], "name": names}
+    rows = {row["path"]: row for row in actor(batch).to_pylist()}
+    assert rows["a.jpg"]["label"] == "AI-generated" and rows["c.jpg"]["label"] == "Deepfake"
+    assert rows["odd.jpg"]["error"] == "internal_error: RuntimeError: a reader bug"
+    assert rows["odd.jpg"]["label"] is None and rows["a.jpg"]["error"] is None

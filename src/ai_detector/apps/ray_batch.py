@@ -3,10 +3,11 @@
     ai-detector predict --engine ray photos/ --out results.parquet
     ai-detector predict --engine ray s3://bucket/images/ --out results.parquet --recursive
     ai-detector predict --engine ray paths.parquet --out results.parquet   # a `path` column
-    RAY_ADDRESS=http://head:8265 ... / a KubeRay RayJob (deploy/rayjob.yaml): on a cluster
+    RAY_ADDRESS=10.0.0.5:6379 ai-detector predict --engine ray ...   # join a running cluster
 
 Needs the ``ray`` extra (``pip install 'ai-detector[ray]'``). Without ``RAY_ADDRESS`` Ray
-starts on this machine with every core; with it, ``ray.init()`` joins that cluster.
+starts on this machine with every core; with it (a Ray Job's driver, as in the KubeRay
+RayJob deploy/rayjob.yaml, has it set), ``ray.init()`` joins that cluster.
 
 The driver lists the files (a folder by the CLI's suffix rules, a ``scheme://`` prefix
 through pyarrow's filesystems, or a parquet of paths) into a dataset of names. An actor
@@ -79,7 +80,7 @@ def plan(args: argparse.Namespace) -> RayJob:
     out = args.output_path
     if out is None or not str(out).endswith(".parquet"):
         raise ValueError("--engine ray writes parquet: give --out RESULTS.parquet")
-    if args.explain is not None or args.format not in (None, "parquet"):
+    if args.explain is not None or args.format is not None:
         raise ValueError("--engine ray writes parquet only, without --explain")
     if "://" not in out and (problem := output_problem(Path(out), args.overwrite)):
         raise ValueError(problem)
