@@ -132,6 +132,8 @@ def measure(images: int, rounds: int, small: int = 50) -> dict[str, Any]:
             started = figures["ratio_marginal_images_per_s"]
             ratio = figures["ratio_images_per_s"]
             log.info("round %d: Ray/CLI = %.3f (%.3f once started)", round_, ratio, started)
+            # The neighbours' load, since this VM's speed depends on it (1-minute average).
+            figures["load_average"] = round(os.getloadavg()[0], 2)
             found.append(figures)
     return {
         "command": " ".join(["python -m bench.ray_vs_cli", *sys.argv[1:]]),
