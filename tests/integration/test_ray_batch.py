@@ -170,6 +170,16 @@ def test_overwrite_replaces(photos: Path, model_dir: Path, tmp_path: Path) -> No
     assert "red.png" in read_parquet(out)[1]
 
 
+def test_an_object_store_out(photos: Path, model_dir: Path, tmp_path: Path, capsys) -> None:
+    """--out as a URI (file:// here, s3:// on a cluster): written, and never replaced
+    without --overwrite."""
+    out = tmp_path / "stored.parquet"
+    assert run("--engine", "ray", photos, "--out", f"file://{out}", "-m", model_dir) == 1
+    assert read_parquet(out)[1]["red.png"]["label"] == "AI-generated"
+    assert run("--engine", "ray", photos, "--out", f"file://{out}", "-m", model_dir) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+
+
 def readme_ray_commands() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     lines = re.findall(r"^ai-detector predict --engine ray [^#\n]*", text, flags=re.MULTILINE)

@@ -380,6 +380,13 @@ def test_rayjob_runs_the_ray_engine_from_the_batch_image_with_ray() -> None:
     assert cluster["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"  # actors on workers
     for group in cluster["workerGroupSpecs"]:
         assert group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
+    # --actors x --threads is the workers' cores at their starting count.
+    cores = sum(
+        group["replicas"]
+        * int(group["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"])
+        for group in cluster["workerGroupSpecs"]
+    )
+    assert args.actors * args.threads == cores
     for group in groups:
         pod = group["template"]["spec"]
         assert pod["securityContext"]["runAsUser"] == 10001  # the batch image's USER

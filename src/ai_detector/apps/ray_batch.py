@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import logging
 import math
 import os
@@ -82,7 +83,11 @@ def plan(args: argparse.Namespace) -> RayJob:
         raise ValueError("--engine ray writes parquet: give --out RESULTS.parquet")
     if args.explain is not None or args.format is not None:
         raise ValueError("--engine ray writes parquet only, without --explain")
-    if "://" not in out and (problem := output_problem(Path(out), args.overwrite)):
+    if problem := (
+        object_output_problem(out, args.overwrite)
+        if "://" in out
+        else output_problem(Path(out), args.overwrite)
+    ):
         raise ValueError(problem)
     sources = [*args.input_paths, *args.paths]
     if not sources:
@@ -179,7 +184,7 @@ def _write(ray: Any, job: RayJob) -> tuple[int, int]:
     with _parquet_sink(job.out, job.overwrite) as sink:
         writer = pq.ParquetWriter(sink, output_schema(job.labels))
         early = [results_table(job.failed_early, job.labels)] if job.failed_early else []
-        for table in [*early, *_scored(ray, job)]:
+        for table in itertools.chain(early, _scored(ray, job)):  # streamed, batch by batch
             writer.write_table(table)
             total += table.num_rows
             failed += table.num_rows - table.column("error").null_count
@@ -224,8 +229,18 @@ def _parquet_sink(out: str, overwrite: bool) -> Iterator[Any]:
         return
     from pyarrow import fs
 
+    if problem := object_output_problem(out, overwrite):  # checked again: it may have appeared
+        raise FileExistsError(problem)
     filesystem, path = fs.FileSystem.from_uri(out)
-    if filesystem.get_file_info(path).type != fs.FileType.NotFound and not overwrite:
-        raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
     with filesystem.open_output_stream(path) as stream:
         yield stream
+
+
+def object_output_problem(out: str, overwrite: bool) -> str | None:
+    """The CLI's rule for an object-store --out: not replaced without --overwrite."""
+    from pyarrow import fs
+
+    filesystem, path = fs.FileSystem.from_uri(out)
+    if filesystem.get_file_info(path).type != fs.FileType.NotFound and not overwrite:
+        return f"{out} already exists; pass --overwrite to replace it"
+    return None
