@@ -32,9 +32,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     AI_DETECTOR_MODEL_DIR=/opt/ai-detector/model
-# The wheel is mounted, not copied, so it leaves no layer behind. The cli extra is tqdm.
+# The wheel is mounted, not copied, so it leaves no layer behind. The cli extra is tqdm;
+# --build-arg BATCH_EXTRAS=cli,ray makes the image deploy/rayjob.yaml runs.
+ARG BATCH_EXTRAS=cli
 RUN --mount=type=bind,from=builder,source=/wheels,target=/tmp/wheels \
-    pip install --no-cache-dir "$(find /tmp/wheels -name 'ai_detector-*.whl')[cli]"
+    pip install --no-cache-dir "$(find /tmp/wheels -name 'ai_detector-*.whl')[${BATCH_EXTRAS}]"
 COPY --from=builder /model /opt/ai-detector/model
 RUN useradd --no-log-init --create-home --uid 10001 --user-group --shell /usr/sbin/nologin app \
     && mkdir -p /app/input /app/output \

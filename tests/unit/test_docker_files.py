@@ -8,7 +8,8 @@
   pyproject.toml agree with it;
 - deploy/ manifests are checked for what a cluster would only tell at apply time
   (selectors, ports, probes, limits) and, when kubernetes-validate is installed,
-  against the Kubernetes JSON schemas it ships (offline).
+  against the Kubernetes JSON schemas it ships (offline); the KubeRay RayJob, a custom
+  resource those schemas do not know, by the fields it relies on.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 DEPLOY = ROOT / "deploy"
 KUBERNETES_VERSION = "1.30"  # the oldest release the manifests are meant to run on
+# Custom resources (KubeRay's CRDs): no Kubernetes schema, and not part of `apply -k`.
+CUSTOM_RESOURCES = {DEPLOY / "rayjob.yaml"}
 
 
 def stages(path: Path = DOCKERFILE) -> dict[str, list[tuple[str, str]]]:
@@ -301,7 +304,9 @@ def test_healthcheck_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def manifests() -> dict[str, dict[str, Any]]:
     """Kubernetes objects by kind (kustomization.yaml is kustomize's, not the API's)."""
     found = {}
-    for path in sorted(set(DEPLOY.glob("*.yaml")) - {DEPLOY / "kustomization.yaml"}):
+    for path in sorted(
+        set(DEPLOY.glob("*.yaml")) - {DEPLOY / "kustomization.yaml"} - CUSTOM_RESOURCES
+    ):
         for document in yaml.safe_load_all(path.read_text()):
             found[document["kind"]] = document
     return found
@@ -343,7 +348,7 @@ def test_manifests_fit_together() -> None:
 
 def test_kustomization_lists_every_manifest() -> None:
     kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
-    files = {p.name for p in DEPLOY.glob("*.yaml")} - {"kustomization.yaml"}
+    files = {p.name for p in set(DEPLOY.glob("*.yaml")) - CUSTOM_RESOURCES} - {"kustomization.yaml"}
     assert set(kustomization["resources"]) == files
     image = manifests()["Deployment"]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.split(":")[0] in {entry["name"] for entry in kustomization["images"]}
@@ -356,3 +361,53 @@ def test_manifests_match_the_kubernetes_schemas() -> None:
             validator.validate(document, KUBERNETES_VERSION, strict=True)
         except validator.ValidationError as error:
             pytest.fail(f"{name}: {'.'.join(map(str, error.path))}: {error.message}")
+
+
+def test_rayjob_runs_the_ray_engine_from_the_batch_image_with_ray() -> None:
+    """The fields KubeRay's RayJob (ray.io/v1) needs and this job relies on."""
+    from ai_detector.apps.cli import build_parser
+
+    (job,) = yaml.safe_load_all((DEPLOY / "rayjob.yaml").read_text())
+    assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
+    assert job["metadata"]["name"] and job["spec"]["shutdownAfterJobFinishes"] is True
+    command = job["spec"]["entrypoint"].split()
+    args = build_parser().parse_args(command[1:])
+    assert command[0] == "ai-detector" and (args.command, args.engine) == ("predict", "ray")
+    assert all(path.startswith("s3://") for path in args.paths)
+    assert args.output_path.startswith("s3://") and args.output_path.endswith(".parquet")
+    cluster = job["spec"]["rayClusterSpec"]
+    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    assert cluster["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"  # actors on workers
+    for group in cluster["workerGroupSpecs"]:
+        assert group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
+    # --actors x --threads is the workers' cores at their starting count.
+    cores = sum(
+        group["replicas"]
+        * int(group["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"])
+        for group in cluster["workerGroupSpecs"]
+    )
+    assert args.actors * args.threads == cores
+    for group in groups:
+        pod = group["template"]["spec"]
+        assert pod["securityContext"]["runAsUser"] == 10001  # the batch image's USER
+        (container,) = pod["containers"]
+        assert container["image"].rsplit("/", 1)[-1].startswith("ai-detector-ray:")
+        for kind in ("requests", "limits"):
+            assert set(container["resources"][kind]) == {"cpu", "memory"}
+        assert (
+            container["resources"]["requests"]["memory"]
+            == container["resources"]["limits"]["memory"]
+        )
+        # Credentials only by reference to a Secret, never a value in the file.
+        assert [ref["secretRef"]["name"] for ref in container["envFrom"]] == ["ai-detector-s3"]
+        assert not {e["name"] for e in container.get("env", [])} & {
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        }
+    # The image it names is the batch target built with the ray extra.
+    assert "BATCH_EXTRAS=cli" in values("batch", "ARG")
+    assert "[${BATCH_EXTRAS}]" in values("batch", "RUN")[0]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(requirement.startswith("ray[data]") for requirement in extras["ray"])

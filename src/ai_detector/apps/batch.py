@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ai_detector.inference.errors import CorruptImageError, ImageTooLargeError, InputError
 from ai_detector.inference.explain import Explanation, explain_bytes, write_overlay
@@ -133,21 +133,26 @@ def predict_files(
     ``explain_dir``, each verdict comes with its heatmap overlay written there."""
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
-        yield from _predict_chunk(predictor, chunk, explain_dir)
+        yield from predict_chunk(predictor, chunk, explain_dir)
         if progress is not None:
             progress(len(chunk))
 
 
-def _predict_chunk(
-    predictor: Predictor, chunk: Sequence[InputFile], explain_dir: Path | None = None
+def predict_chunk(
+    predictor: Predictor,
+    chunk: Sequence[InputFile],
+    explain_dir: Path | None = None,
+    read: Callable[[InputFile], bytes] = lambda item: read_image(item.path),
 ) -> list[Result]:
+    """One model call for ``chunk``; ``read`` gets each file's bytes (the Ray engine
+    passes one that reads object stores). Read errors become rows, as decode errors do."""
     results: list[Result | None] = []
     readable: list[tuple[int, bytes]] = []
     for item in chunk:
         try:
             if item.error is not None:
                 raise item.error
-            readable.append((len(results), read_image(item.path)))
+            readable.append((len(results), read(item)))
             results.append(None)
         except (InputError, OSError) as error:
             results.append(Result.failed(item.name, error))
@@ -203,27 +208,37 @@ def _cell(value: object) -> str:
     return "" if value is None else json.dumps(value) if isinstance(value, bool) else str(value)
 
 
-class CsvWriter:
+def result_columns(labels: Sequence[str]) -> list[str]:
     """path, label, confidence, prob_<label> for each model label, provenance_*, error."""
+    probabilities = (f"prob_{label}" for label in labels)
+    provenance = (f"provenance_{name}" for name in PROVENANCE_FIELDS)
+    return ["path", "label", "confidence", *probabilities, *provenance, "error"]
+
+
+def result_row(result: Result, labels: Sequence[str]) -> list[str | float | None]:
+    """The values under :func:`result_columns`: numbers stay numbers, provenance is the
+    cell's text, and None marks a blank (every verdict column of a failed file, the
+    error of a classified one). The CSV and the Ray engine's parquet both write this."""
+    found = result.prediction
+    if found is None:
+        blanks = (None for _ in (*labels, *PROVENANCE_FIELDS))
+        return [result.name, None, None, *blanks, result.error_text]
+    probabilities = [found.probabilities[label] for label in labels]
+    stated = ((found.provenance or {}).get(name) for name in PROVENANCE_FIELDS)
+    provenance = [None if value is None else _cell(value) for value in stated]
+    return [result.name, found.label, found.confidence, *probabilities, *provenance, None]
+
+
+class CsvWriter:
+    """One CSV line per :func:`result_row`, under a :func:`result_columns` header."""
 
     def __init__(self, stream: IO[str], labels: Sequence[str]) -> None:
         self.labels = tuple(labels)
         self.writer = csv.writer(stream)
-        probabilities = (f"prob_{label}" for label in self.labels)
-        provenance = (f"provenance_{name}" for name in PROVENANCE_FIELDS)
-        self.writer.writerow(["path", "label", "confidence", *probabilities, *provenance, "error"])
+        self.writer.writerow(result_columns(self.labels))
 
     def write(self, result: Result) -> None:
-        found = result.prediction
-        if found is None:
-            blanks = ("" for _ in (*self.labels, *PROVENANCE_FIELDS))
-            self.writer.writerow([result.name, "", "", *blanks, result.error_text])
-            return
-        probabilities = [found.probabilities[label] for label in self.labels]
-        provenance = [_cell((found.provenance or {}).get(name)) for name in PROVENANCE_FIELDS]
-        self.writer.writerow(
-            [result.name, found.label, found.confidence, *probabilities, *provenance, ""]
-        )
+        self.writer.writerow(_cell(value) for value in result_row(result, self.labels))
 
 
 class JsonlWriter:
@@ -256,11 +271,15 @@ def output_problem(path: Path, overwrite: bool) -> str | None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, overwrite: bool = False) -> Iterator[IO[str]]:
-    """A text stream that becomes ``path`` only when the block finishes without error."""
+def atomic_output(path: Path, overwrite: bool = False, binary: bool = False) -> Iterator[IO[Any]]:
+    """A text (or ``binary``) stream that becomes ``path`` only when the block finishes
+    without error."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    opened = (
+        os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", newline="", encoding="utf-8")
+    )
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+        with opened as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())

@@ -5,6 +5,7 @@
     ai-detector predict photo.jpg other.png        # prints a table
     ai-detector predict photos/ -o predictions.csv --explain overlays/   # + one heatmap per file
     ai-detector explain photo.jpg --out heat.png   # one image: verdict and heatmap overlay
+    ai-detector predict --engine ray photos/ --out results.parquet   # Ray Data (ray_batch)
     python -m ai_detector predict ...              # the same without the console script
 
 In a folder, files are picked by image extension (.jpg, .png, .webp, .heic...); other
@@ -76,10 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = predict.add_argument
     # A table of options reads better than ruff's one-argument-per-line layout.
     # fmt: off
-    add("paths", nargs="*", type=Path, metavar="PATH", help="image files or folders")
-    add("-i", *_spellings("input_path"), dest="input_paths", type=Path, action="append",
+    # Text, not Path: Path("s3://b/k") would fold the scheme's "//" (--engine ray takes URIs).
+    add("paths", nargs="*", metavar="PATH", help="image files or folders")
+    add("-i", *_spellings("input_path"), dest="input_paths", action="append",
         default=[], metavar="DIR", help="a folder (or file) to classify; may be repeated")
-    add("-o", *_spellings("output_path"), type=Path, metavar="FILE",
+    add("-o", *_spellings("output_path"), "--out", metavar="FILE",
         help="write results here (CSV, or JSON lines for .jsonl); default: a table on stdout")
     add("--format", choices=("csv", "jsonl", "table"),
         help="output format (default: from the output file's extension, else table)")
@@ -94,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="model directory (default: $AI_DETECTOR_MODEL_DIR, models/model, the packaged one)")
     add("--explain", type=Path, metavar="DIR",
         help="also write each file's heatmap overlay (PNG) into DIR (see `explain --help`)")
+    add("--engine", choices=("local", "ray"), default="local",
+        help="ray: Ray Data on this machine or $RAY_ADDRESS's cluster, to --out X.parquet")
+    add("--actors", type=_positive_int, metavar="N",
+        help="--engine ray: Predictor actors (default: the cluster's cores / --threads)")
     add("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
     add("-v", "--verbose", action="store_true", help="debug logging")
     # fmt: on
@@ -127,6 +133,9 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        return predict_with_ray(args)
+    args.output_path = None if args.output_path is None else Path(args.output_path)
     fmt = _output_format(args.format, args.output_path)
     if args.output_path is not None:
         if fmt == "table":
@@ -134,7 +143,7 @@ def predict(args: argparse.Namespace) -> int:
         problem = output_problem(args.output_path, args.overwrite)
         if problem:
             raise UsageError(problem)
-    paths = [*args.input_paths, *args.paths]
+    paths = [Path(path) for path in (*args.input_paths, *args.paths)]
     if not paths:
         raise UsageError("give image files or --input_path DIR (see --help)")
     try:
@@ -168,6 +177,16 @@ def predict(args: argparse.Namespace) -> int:
     if failed and fmt != "table":
         log.warning("%d of %d files failed: see the error column", failed, len(inputs.files))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def predict_with_ray(args: argparse.Namespace) -> int:
+    from ai_detector.apps import ray_batch  # light; it imports Ray itself only when run
+
+    try:
+        job = ray_batch.plan(args)
+    except (OSError, ValueError) as error:  # no Ray, a missing input, a bad --out
+        raise UsageError(str(error)) from error
+    return ray_batch.run(job)
 
 
 def _output_format(chosen: str | None, output: Path | None) -> str:
