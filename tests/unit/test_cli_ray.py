@@ -37,6 +37,17 @@ def test_missing_ray_is_a_readable_usage_error(
     assert not out.exists()
 
 
+def test_actors_without_the_ray_engine_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The local engine runs one Predictor: a careless --actors 8 is refused, not ignored."""
+    out = tmp_path / "p.csv"
+    code = main(["predict", str(tmp_path), "-o", str(out), "--actors", "8"])
+    assert code == 2
+    assert "--actors is for --engine ray" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_the_local_engine_needs_no_ray(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path, make_image
 ) -> None:

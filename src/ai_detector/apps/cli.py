@@ -132,9 +132,10 @@ def run_explain(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
 
 
-def predict(args: argparse.Namespace) -> int:
-    if args.engine == "ray":
-        return predict_with_ray(args)
+def _check_local_output(args: argparse.Namespace) -> str:
+    """The local engine's output format, after refusing what it cannot honour."""
+    if args.actors is not None:  # silently ignored, it would look like it had worked
+        raise UsageError("--actors is for --engine ray; the local engine runs one Predictor")
     args.output_path = None if args.output_path is None else Path(args.output_path)
     fmt = _output_format(args.format, args.output_path)
     if args.output_path is not None:
@@ -143,6 +144,13 @@ def predict(args: argparse.Namespace) -> int:
         problem = output_problem(args.output_path, args.overwrite)
         if problem:
             raise UsageError(problem)
+    return fmt
+
+
+def predict(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        return predict_with_ray(args)
+    fmt = _check_local_output(args)
     paths = [Path(path) for path in (*args.input_paths, *args.paths)]
     if not paths:
         raise UsageError("give image files or --input_path DIR (see --help)")
