@@ -167,3 +167,27 @@ def test_an_unexpected_exception_is_that_request_s_500_alone(tiny_model_dir, mak
         "type": "internal_error",
         "message": "the server failed on this request",
     }
+
+
+def test_kserve_instances_join_the_batch_s_one_model_call(tiny_model_dir, make_image):
+    """A KServe v1 request among plain ones: its instances are scored in the same model
+    call as the rest of the batch, and come back together, in order, as its answer."""
+    predictor = Predictor(tiny_model_dir, threads=1)
+    calls: list[int] = []
+    real = predictor.predict_bytes
+
+    def counted(items):
+        calls.append(len(items))
+        return real(items)
+
+    predictor.predict_bytes = counted  # type: ignore[method-assign]
+    red, plain = make_image(tint="red"), make_image(seed=2)
+    kserve = {"instances": [{"data": base64.b64encode(plain).decode()}, "not base64!!"]}
+    kserve["instances"].append(base64.b64encode(red).decode())
+    answers = answer_batch(predictor, [{"body": red}, {"body": kserve}])
+    assert calls == [3]  # the plain request's image and the two good instances
+    assert [a.status for a in answers] == [200, 200]
+    first, bad, last = answers[1].body["predictions"]
+    assert first == predictor.predict_one(plain).to_dict()
+    assert last == answers[0].body == predictor.predict_one(red).to_dict()
+    assert bad["type"] == "not_an_image"

@@ -42,8 +42,12 @@ class Answer:
         return next((str(e["type"]) for e in errors if "type" in e), "error")
 
 
-def _rejected(index: int, error: InputError) -> Answer:
-    log.info("rejected request %d: %s (%s)", index, error.code, error.message)
+# A request's place in its batch; a KServe instance's is (request, instance).
+Key = int | tuple[int, int]
+
+
+def _rejected(key: Key, error: InputError) -> Answer:
+    log.info("rejected request %s: %s (%s)", key, error.code, error.message)
     return Answer(error.status, error.to_dict())
 
 
@@ -65,7 +69,7 @@ RUNS: dict[bool, Run] = {
 }
 
 
-def _classify(predictor: Predictor, run: Run, images: dict[int, bytes]) -> dict[int, Answer]:
+def _classify(predictor: Predictor, run: Run, images: dict[Key, bytes]) -> dict[Key, Answer]:
     """Run a batch in one model call; if that call fails, run it one by one, so only the
     request that makes it fail gets the 500."""
     indices = list(images)
@@ -75,10 +79,10 @@ def _classify(predictor: Predictor, run: Run, images: dict[int, bytes]) -> dict[
         return {index: _rejected(index, error) for index in indices}
     except Exception:  # one request must not fail its neighbours, whatever went wrong
         if len(indices) == 1:
-            log.exception("request %d failed", indices[0])
+            log.exception("request %s failed", indices[0])
             return {indices[0]: INTERNAL_ERROR}
         log.warning("a batch of %d failed; answering its requests one by one", len(indices))
-        answers: dict[int, Answer] = {}
+        answers: dict[Key, Answer] = {}
         for index in indices:
             answers.update(_classify(predictor, run, {index: images[index]}))
         return answers
@@ -90,12 +94,9 @@ def _classify(predictor: Predictor, run: Run, images: dict[int, bytes]) -> dict[
     }
 
 
-def _kserve_answer(predictor: Predictor, instances: list[Any], explain: bool) -> Answer:
-    """One KServe v1 answer: each instance's verdict (or its error) in request order, under
+def _kserve_answer(parts: list[Answer], explain: bool) -> Answer:
+    """One KServe v1 answer from its instances' answers, in request order, under
     ``predictions`` (``explanations`` for :explain); 200 unless every instance failed."""
-    # An instance is an object like a JSON body ({"data": "<base64>"}) or a bare base64 string.
-    rows = [{"data": item} if isinstance(item, str) else item for item in instances]
-    parts = _answer(predictor, rows, [None] * len(rows), [explain] * len(rows), nested=True)
     status = 200 if any(p.status == 200 for p in parts) else parts[0].status
     key = "explanations" if explain else "predictions"
     return Answer(status, {key: [p.body for p in parts]})
@@ -110,38 +111,52 @@ def answer_batch(
     """One answer per request: 200 with a verdict (and its heatmap where ``explain`` says
     so), the 4xx of its input error, or a 500. Predictions and explanations each take
     one model call, and neither kind of failure reaches a request of the other. A KServe
-    v1 request (``{"instances": [...]}``) gets one answer for all its instances."""
+    v1 request (``{"instances": [...]}``) gets one answer for all its instances, which
+    join the batch's model call like any other image."""
     types = list(content_types) if content_types is not None else [None] * len(requests)
     wants = list(explain) if explain is not None else [False] * len(requests)
-    return _answer(predictor, requests, types, wants, nested=False)
-
-
-def _answer(
-    predictor: Predictor,
-    requests: Sequence[Any],
-    types: Sequence[str | None],
-    wants: Sequence[bool],
-    nested: bool,
-) -> list[Answer]:
-    answers: dict[int, Answer] = {}
-    images: dict[bool, dict[int, bytes]] = {False: {}, True: {}}
-    kserve: dict[int, list[Any]] = {}
+    answers: dict[Key, Answer] = {}
+    images: dict[bool, dict[Key, bytes]] = {False: {}, True: {}}
+    instances: dict[int, int] = {}  # KServe requests: how many instances each holds
     for index, request in enumerate(requests):
         try:
-            # An instance holding instances is not read as KServe again: no recursion.
-            found = None if nested else kserve_instances(request)
-            if found is not None:
-                kserve[index] = found
-            else:
-                images[wants[index]][index] = extract_image(request, types[index])
+            found = kserve_instances(request)
         except InputError as error:
             answers[index] = _rejected(index, error)
-        except Exception:  # e.g. a parser bug: this request's 500, not the batch's 503
+            continue
+        except Exception:  # a parser bug: this request's 500 alone
             log.exception("request %d could not be read", index)
             answers[index] = INTERNAL_ERROR
+            continue
+        if found is None:
+            _read(index, request, types[index], images[wants[index]], answers)
+            continue
+        instances[index] = len(found)
+        for place, item in enumerate(found):
+            # An instance is an object like a JSON body, or a bare base64 string.
+            row = {"data": item} if isinstance(item, str) else item
+            _read((index, place), row, None, images[wants[index]], answers)
     for explaining, group in images.items():
         if group:
             answers.update(_classify(predictor, RUNS[explaining], group))
-    for index, instances in kserve.items():
-        answers[index] = _kserve_answer(predictor, instances, wants[index])
+    for index, count in instances.items():
+        parts = [answers.pop((index, place)) for place in range(count)]
+        answers[index] = _kserve_answer(parts, wants[index])
     return [answers[index] for index in range(len(requests))]
+
+
+def _read(
+    key: Key,
+    request: Any,
+    content_type: str | None,
+    images: dict[Key, bytes],
+    answers: dict[Key, Answer],
+) -> None:
+    """The image of one request (or instance) into ``images``, or its answer if none."""
+    try:
+        images[key] = extract_image(request, content_type)
+    except InputError as error:
+        answers[key] = _rejected(key, error)
+    except Exception:  # e.g. a parser bug: this request's 500, not the batch's 503
+        log.exception("request %s could not be read", key)
+        answers[key] = INTERNAL_ERROR
