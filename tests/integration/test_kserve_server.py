@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -214,3 +217,29 @@ def test_explain_gets_the_in_process_explanation(kserve, predictor, make_image):
     explanation = response.json()["explanations"][0]
     assert explanation["label"] == "AI-generated"
     assert explanation["explanation"]["target"] == "AI-generated"
+
+
+def readme_kserve_block() -> str:
+    """The bash block of the README's "Kubernetes with KServe" section."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Kubernetes with KServe") :]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "the README's KServe section lost its commands"
+    return block.group(1)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_the_readme_request_works_as_written(kserve, predictor, make_image, tmp_path):
+    """The README's request lines (from printf on: the lines before need a cluster), run
+    by bash with only ``http://<host>`` changed to this server's address."""
+    server, _ = kserve
+    block = readme_kserve_block()
+    request = block[block.index("printf") :].replace("http://<host>", server.inference_url)
+    photo = make_image("JPEG", size=(640, 480), tint="red")
+    (tmp_path / "photo.jpg").write_bytes(photo)
+    done = subprocess.run(
+        ["bash", "-c", request],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"predictions": [predictor.predict_one(photo).to_dict()]}
