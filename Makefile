@@ -14,7 +14,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
@@ -54,6 +54,16 @@ browser: ## Debian's Chromium, for the demo page's browser test (never a downloa
 
 test: $(STAMP) browser ## Set up (Java, Chromium, .venv) and run every test (unit + integration with a real TorchServe)
 	$(BIN)/pytest
+
+# The tests whose answers depend on the CPU's int8 kernels: the probe, the precision rule,
+# the Predictor, the cascade, request answering and the CLI.
+AVX2_TESTS := $(addprefix tests/unit/,test_int8_sessions.py test_precision.py test_predictor.py \
+	test_cascade.py test_serving.py test_explain.py test_handler.py test_cli.py test_cli_explain.py \
+	test_preprocess.py)
+test-avx2: $(STAMP) ## The CPU-dependent unit tests on an emulated AVX2-only AMD EPYC (qemu-user, no VNNI; ~6 min)
+	@command -v qemu-x86_64 >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) qemu-user; }
+	qemu-x86_64 -cpu EPYC-Rome $(BIN)/python -m pytest -q -p no:cacheprovider $(AVX2_TESTS) \
+		2> >(grep -v "TCG doesn't support" >&2)
 
 test-fast: $(STAMP) ## Unit tests only
 	$(BIN)/pytest tests/unit -m "not slow"
@@ -100,4 +110,4 @@ bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline,
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf build $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup mar serve demo stop browser test test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest loadtest-ramp bench clean
+.PHONY: help setup mar serve demo stop browser test test-avx2 test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest loadtest-ramp bench clean
