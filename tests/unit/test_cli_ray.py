@@ -62,8 +62,8 @@ def test_the_local_engine_needs_no_ray(
 def test_an_unexpected_error_costs_its_file_only(
     tmp_path: Path, tiny_model_dir: Path, make_image, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An actor's batch where reading one file raises outside OSError/InputError: the
-    batch is retried one file at a time and only that file gets an error row."""
+    """An actor's batch where reading one file raises outside OSError/InputError: only
+    that file gets an error row, and its neighbours their verdicts."""
     pytest.importorskip("pyarrow")
     from ai_detector.apps import ray_batch
     from ai_detector.apps.ray_inputs import FileReader

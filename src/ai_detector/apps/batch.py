@@ -145,7 +145,8 @@ def predict_chunk(
     read: Callable[[InputFile], bytes] = lambda item: read_image(item.path),
 ) -> list[Result]:
     """One model call for ``chunk``; ``read`` gets each file's bytes (the Ray engine
-    passes one that reads object stores). Read errors become rows, as decode errors do."""
+    passes one that reads object stores). Read errors become rows, as decode errors do,
+    and anything else a read raises costs that file alone (an ``internal_error`` row)."""
     results: list[Result | None] = []
     readable: list[tuple[int, bytes]] = []
     for item in chunk:
@@ -155,6 +156,9 @@ def predict_chunk(
             readable.append((len(results), read(item)))
             results.append(None)
         except (InputError, OSError) as error:
+            results.append(Result.failed(item.name, error))
+        except Exception as error:  # a reader bug costs its file only, never the batch
+            log.exception("reading %s failed", item.name)
             results.append(Result.failed(item.name, error))
     outcomes = _predict_bytes(predictor, [data for _, data in readable], explain_dir is not None)
     for (slot, _), outcome in zip(readable, outcomes, strict=True):

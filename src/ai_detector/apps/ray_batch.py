@@ -116,19 +116,8 @@ class ScoreBatch:
             input_file(str(location), str(name))
             for location, name in zip(batch["location"], batch["name"], strict=True)
         ]
-        try:
-            results = predict_chunk(self.predictor, files, read=self.read)
-        except Exception as error:  # outside the decoder's and reader's errors: one by one
-            log.warning("a batch of %d failed (%s); retrying one file at a time", len(files), error)
-            results = [self.score_one(item) for item in files]
-        return results_table(results, self.labels)
-
-    def score_one(self, item: InputFile) -> Result:
-        try:
-            (result,) = predict_chunk(self.predictor, [item], read=self.read)
-        except Exception as error:
-            return Result.failed(item.name, error)
-        return result
+        # predict_chunk keeps every failure, reading or scoring, to its own file's row.
+        return results_table(predict_chunk(self.predictor, files, read=self.read), self.labels)
 
 
 def results_table(results: Sequence[Result], labels: Sequence[str]) -> Any:
