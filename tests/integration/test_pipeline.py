@@ -60,6 +60,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["prepare"].update(
         sources="configs/tiny.yaml",
         deepfakes_from="tiny",
+        reconstruct_from=[],
         deepfakes_per_real=0.5,
         val_fraction=0.25,
         test_fraction=0.25,

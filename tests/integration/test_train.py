@@ -32,6 +32,7 @@ def records(tmp_path_factory):
             val_fraction=0.25,
             test_fraction=0.25,
             deepfakes_from="",
+            reconstruct_from=(),
         ),
         work / "prepared",
     )

@@ -52,6 +52,7 @@ def test_prepare_splits_dedupes_and_reports(tmp_path):
             val_fraction=0.2,
             test_fraction=0.2,
             deepfakes_from="",
+            reconstruct_from=(),
         ),
         tmp_path / "out",
     )
@@ -93,7 +94,7 @@ def test_prepare_is_deterministic(tmp_path):
             }
         ],
     )
-    params = repo_params("prepare", sources=sources, seed=7, deepfakes_from="")
+    params = repo_params("prepare", sources=sources, seed=7, deepfakes_from="", reconstruct_from=())
     prepare(params, tmp_path / "a")
     prepare(params, tmp_path / "b")
     assert (tmp_path / "a" / "records.csv").read_text() == (
@@ -121,7 +122,12 @@ def test_self_blended_deepfakes_inherit_their_parents_split(tmp_path):
         ],
     )
     params = repo_params(
-        "prepare", sources=sources, seed=3, deepfakes_from="faces", deepfakes_per_real=1.0
+        "prepare",
+        sources=sources,
+        seed=3,
+        deepfakes_from="faces",
+        deepfakes_per_real=1.0,
+        reconstruct_from=(),
     )
     prepare(params, tmp_path / "out")
     records = read_records(tmp_path / "out" / "records.csv")
@@ -153,7 +159,8 @@ def test_report_counts_files_carrying_provenance_per_source_and_label(tmp_path):
         ],
     )
     report = prepare(
-        repo_params("prepare", sources=sources, seed=1, deepfakes_from=""), tmp_path / "out"
+        repo_params("prepare", sources=sources, seed=1, deepfakes_from="", reconstruct_from=()),
+        tmp_path / "out",
     )
     assert report["provenance"] == {
         "set": {

@@ -95,7 +95,10 @@ def test_prepare_reads_every_production_source(production, tmp_path):
         entry["path"] = production[entry["name"]].path
     sources.write_text(yaml.safe_dump({"sources": entries}))
     report = prepare(
-        repo_params("prepare", sources=str(sources), seed=0, deepfakes_from=""), tmp_path / "out"
+        repo_params(
+            "prepare", sources=str(sources), seed=0, deepfakes_from="", reconstruct_from=()
+        ),
+        tmp_path / "out",
     )
     records = read_records(tmp_path / "out" / "records.csv")
     assert {r.source for r in records} == set(STAND_INS)

@@ -60,7 +60,8 @@ def test_fake_png_against_real_jpeg_is_flagged(tmp_path, caplog):
     sources = write_set(tmp_path / "set", {"real": [("JPEG", 90)], "fake": [("PNG", 0)]})
     with caplog.at_level(logging.WARNING):
         report = prepare(
-            repo_params("prepare", sources=sources, seed=1, deepfakes_from=""), tmp_path / "out"
+            repo_params("prepare", sources=sources, seed=1, deepfakes_from="", reconstruct_from=()),
+            tmp_path / "out",
         )
     checks = report["shortcuts"]["groups"]["set"]["attributes"]
     assert checks["format"]["distribution"] == {
@@ -84,7 +85,8 @@ def test_fake_png_against_real_jpeg_is_flagged(tmp_path, caplog):
 def test_a_quality_shortcut_is_flagged_when_the_format_is_the_same(tmp_path):
     sources = write_set(tmp_path / "set", {"real": [("JPEG", 97)], "fake": [("JPEG", 75)]})
     report = prepare(
-        repo_params("prepare", sources=sources, seed=1, deepfakes_from=""), tmp_path / "out"
+        repo_params("prepare", sources=sources, seed=1, deepfakes_from="", reconstruct_from=()),
+        tmp_path / "out",
     )
     checks = report["shortcuts"]["groups"]["set"]["attributes"]
     assert checks["jpeg_quality"]["flagged_labels"] == ["AI-generated", "Real"]
@@ -96,7 +98,8 @@ def test_a_balanced_set_is_not_flagged(tmp_path, caplog):
     sources = write_set(tmp_path / "set", {"real": mixed, "fake": mixed})
     with caplog.at_level(logging.INFO):
         report = prepare(
-            repo_params("prepare", sources=sources, seed=1, deepfakes_from=""), tmp_path / "out"
+            repo_params("prepare", sources=sources, seed=1, deepfakes_from="", reconstruct_from=()),
+            tmp_path / "out",
         )
     assert report["shortcuts"]["flags"] == []
     checks = report["shortcuts"]["groups"]["set"]["attributes"]

@@ -1,7 +1,7 @@
 """Training augmentations that matter for real-vs-fake detection (CNNDetection's recipe).
 
 Random resized crop and flip for content variety; JPEG re-compression at a random
-quality, blur and down-up resizing so the model cannot lean on compression or
+quality, blur, noise and down-up resizing so the model cannot lean on compression or
 resampling traces that differ between sources. Before the crop, the whole image may be
 shrunk by a random factor and saved again as JPEG, WebP or PNG (issue #12's format and
 size augmentation), as a file is when it is shared, so that neither a file's format nor
@@ -49,6 +49,15 @@ def reshare(image: Image.Image, rng: random.Random, params: TrainParams) -> Imag
     return reencode(image, rng.choice(params.reencode_formats), rng.randint(*params.jpeg_quality))
 
 
+def add_noise(image: Image.Image, sigma: float, rng: random.Random) -> Image.Image:
+    """Gaussian sensor-like noise of ``sigma`` (0-255 scale), seeded by ``rng``."""
+    noise = np.random.default_rng(rng.getrandbits(32)).normal(
+        0.0, sigma, (image.height, image.width, 3)
+    )
+    pixels = np.asarray(image, dtype=np.float32) + noise
+    return Image.fromarray(np.clip(np.round(pixels), 0, 255).astype(np.uint8))
+
+
 def random_resized_crop(image: Image.Image, size: int, rng: random.Random) -> Image.Image:
     """A square crop of 40-100% of the shorter side, resized to ``size``."""
     width, height = image.size
@@ -71,6 +80,8 @@ def augment(
         view = view.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     if rng.random() < params.blur_probability:
         view = view.filter(ImageFilter.GaussianBlur(radius=rng.uniform(0.2, 1.5)))
+    if rng.random() < params.noise_probability:
+        view = add_noise(view, rng.uniform(1.0, 5.0), rng)
     if rng.random() < 0.5:
         view = jpeg_recompress(view, rng.randint(*params.jpeg_quality))
     return normalize(view, spec)

@@ -26,6 +26,11 @@ class PrepareParams:
     # Self-blended deepfakes made from the real faces of this source ("" = none).
     deepfakes_from: str
     deepfakes_per_real: float
+    # Content-matched fakes (pipeline.data.reconstruct): these sources' real images, a
+    # share of them, each pair saved at one JPEG quality drawn from the range.
+    reconstruct_from: tuple[str, ...]
+    reconstruct_share: float
+    reconstruct_quality: tuple[int, int]
 
 
 REENCODE_FORMATS = ("JPEG", "WEBP", "PNG")
@@ -43,6 +48,7 @@ class TrainParams:
     augment_views: int
     jpeg_quality: tuple[int, int]
     blur_probability: float
+    noise_probability: float
     # Format and size augmentation (augment.reshare): how often, which formats, how small.
     reshare_probability: float
     reencode_formats: tuple[str, ...]

@@ -1,6 +1,7 @@
 """DVC stage ``prepare``: read the sources, verify, de-duplicate, split, report.
 
     python -m ai_detector.pipeline.prepare [--params params.yaml] [--out data/prepared]
+        [--cache data/cache]
 
 Writes ``records.csv`` (path, label, source, sha256, split) and ``report.json``
 (counts per source/label/split, image size and format statistics per label, the
@@ -173,10 +174,11 @@ def build_report(
     }
 
 
-def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
+def prepare(params: PrepareParams, out_dir: Path, cache_dir: Path | None = None) -> dict[str, Any]:
+    cache_dir = cache_dir or out_dir / "cache"
     records: list[Record] = []
     for config in load_source_configs(params.sources):
-        records.extend(read_source(config, cache_dir=out_dir / "cache"))
+        records.extend(read_source(config, cache_dir=cache_dir))
     good, skipped = [], []
     formats: dict[str, Counter[str]] = defaultdict(Counter)
     sizes: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -196,6 +198,10 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
     split = assign_splits(unique, params)
     if params.deepfakes_from:
         split += synthesize_deepfakes(split, params, out_dir)
+    if params.reconstruct_from:
+        from ai_detector.pipeline.data.reconstruct import reconstruct
+
+        split += reconstruct(split, params, cache_dir, out_dir)
     stats = {
         label: {
             "formats": dict(formats[label]),
@@ -221,11 +227,14 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("prepare", __doc__, _run, argv, {"out": "data/prepared"})
+    # --cache: fetched and derived files (GitHub blobs, reconstructions), kept across runs.
+    return run_stage(
+        "prepare", __doc__, _run, argv, {"out": "data/prepared", "cache": "data/cache"}
+    )
 
 
 def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
-    report = prepare(params.prepare, args.out)
+    report = prepare(params.prepare, args.out, args.cache)
     log_metrics(
         mlflow,
         {"total": report["total"], "skipped": len(report["skipped"]), "counts": report["counts"]},

@@ -105,6 +105,7 @@ def cached_features(
             params.seed,
             params.jpeg_quality,
             params.blur_probability,
+            params.noise_probability,
             params.reshare_probability,
             list(params.reencode_formats),
             list(params.rescale),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-LAYOUTS = ("folder", "split_folder", "csv", "hf")
+LAYOUTS = ("folder", "split_folder", "csv", "hf", "github")
 GROUP_BY = ("", "class", "prefix", "manifest")
 
 
@@ -38,6 +38,11 @@ class SourceConfig:
     # source's manifest.json names for the file, up to " ("); ``groups`` renames keys.
     group_by: str = ""
     groups: dict[str, str] = field(default_factory=dict)
+    # github layout (pipeline.data.github): ``path`` is owner/name; the commit, the files
+    # per source class (pathspec globs) and the re-encoding applied to both classes.
+    commit: str = ""
+    files: dict[str, list[str]] = field(default_factory=dict)
+    normalise: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:

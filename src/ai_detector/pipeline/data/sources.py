@@ -5,7 +5,8 @@
 - ``csv``: images plus a labels CSV (Kaggle "generated-or-not": ``train.csv`` with ``id`` and
   ``target`` columns, the images in ``images/`` (``options: {image_dir: images}``), some ids
   without their file's suffix);
-- ``hf``: a Hugging Face dataset (OpenDeepfake-Preview), from the hub or a local copy.
+- ``hf``: a Hugging Face dataset (OpenDeepfake-Preview), from the hub or a local copy;
+- ``github``: named files of a public GitHub repository at one commit (:mod:`.github`).
 
 A source is described by a :class:`SourceConfig` (from configs/sources/*.yaml;
 defined in :mod:`.source_config`, which the ``hf`` reader imports too).
@@ -124,6 +125,10 @@ def read_source(config: SourceConfig, cache_dir: Path | None = None) -> list[Rec
         from ai_detector.pipeline.data.hf import read_hf
 
         records = read_hf(config, cache_dir or Path("data/cache"))
+    elif config.layout == "github":
+        from ai_detector.pipeline.data.github import read_github
+
+        records = list(read_github(config, cache_dir or Path("data/cache")))
     else:
         root = Path(config.path)
         if not root.is_dir():
