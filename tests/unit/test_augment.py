@@ -71,6 +71,24 @@ def test_every_step_can_happen_and_the_view_ends_in_normalize(monkeypatch):
     assert all(low <= v.min() and v.max() <= high for v in views)
 
 
+def test_noise_roughens_the_views_and_its_seed_repeats_it():
+    image = Image.new("RGB", (96, 96), (120, 130, 140))  # flat: any texture is the noise
+
+    def views(noise: float) -> list[np.ndarray]:
+        steps = settings(
+            jpeg_quality=(100, 100),
+            blur_probability=0.0,
+            noise_probability=noise,
+            reshare_probability=0.0,
+        )
+        return [augment(image, SPEC, random.Random(s), steps) for s in range(8)]
+
+    assert all(v.std(axis=(1, 2)).max() < 1e-3 for v in views(0.0))
+    noisy = views(1.0)
+    assert all(v.std(axis=(1, 2)).min() > 0.01 for v in noisy)
+    assert all(np.array_equal(a, b) for a, b in zip(noisy, views(1.0), strict=True))
+
+
 def test_blur_softens_the_views():
     image = textured_image((96, 96), seed=4)
 

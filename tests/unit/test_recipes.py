@@ -63,3 +63,19 @@ def test_cifake_records_take_per_class_and_label(tmp_path):
         ("1", "AI-generated"): 2,
         ("2", "AI-generated"): 2,
     }
+
+
+def test_textured_crops_pick_the_busiest_squares_first():
+    from PIL import Image
+
+    from ai_detector.pipeline.views import textured_crops
+
+    rng = np.random.default_rng(0)
+    image = Image.new("RGB", (300, 300), (128, 128, 128))
+    noise = rng.integers(0, 255, (100, 100, 3), dtype=np.uint8)
+    image.paste(Image.fromarray(noise), (200, 200))  # only the bottom-right corner is busy
+    crops = textured_crops(image, 100, 3)
+    assert len(crops) == 3
+    assert np.array_equal(np.asarray(crops[0]), noise)
+    assert all(c.size == (100, 100) for c in crops)
+    assert np.asarray(crops[0]).std() > np.asarray(crops[1]).std()

@@ -9,7 +9,9 @@ out ROC-AUC (mean, min), CIFAKE leave-classes-out accuracy, the evaluation-only 
 in-distribution macro F1 / ROC-AUC on the test split. Recipes differ in:
 
 - the view: ``clean`` (serving: shorter side to 256, centre 224), ``native`` (a centre
-  224 crop at the file's own resolution), ``both`` (the mean of the two views' features);
+  224 crop at the file's own resolution), ``both`` (the mean of the two views' features),
+  ``textured`` (the mean over the 3 most textured native crops, ai_detector.pipeline.views);
+- ``reconstructions``: whether prepare's real/reconstruction pairs are trained on (the A/B);
 - ``sbi``: whether the self-blended deepfakes are trained on (the A/B);
 - ``balance``: training rows resampled so that every origin group weighs the same.
 
@@ -30,8 +32,9 @@ import torch
 from sklearn.metrics import f1_score
 
 from ai_detector.inference.metadata import ImageSpec, ModelMetadata
-from ai_detector.inference.preprocess import decode_image, normalize, preprocess_bytes
+from ai_detector.inference.preprocess import preprocess_bytes
 from ai_detector.pipeline.backbone import BACKBONE, backbone_image_spec
+from ai_detector.pipeline.data.reconstruct import SOURCE as RECONSTRUCTED
 from ai_detector.pipeline.data.records import DEEPFAKE, REAL, Record, ordered_labels, read_records
 from ai_detector.pipeline.export import export_onnx
 from ai_detector.pipeline.generalise import score_sets
@@ -45,6 +48,7 @@ from ai_detector.pipeline.model import DetectorNet
 from ai_detector.pipeline.onnx_features import FeatureExtractor, Transform, cached_run
 from ai_detector.pipeline.params import Params, load_params
 from ai_detector.pipeline.stage import LOG_FORMAT, RECORDS, stage_parser
+from ai_detector.pipeline.views import native_crop, textured_crop
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,8 @@ class Recipe:
     sbi: bool = True
     balance: bool = False
     lr: float | None = None  # None: params.yaml's train.lr
+    # False: prepare's real/reconstruction pairs (source "reconstruct") left out.
+    reconstructions: bool = True
 
 
 RECIPES = (
@@ -66,7 +72,12 @@ RECIPES = (
     Recipe("head, serving + native views averaged", view="both"),
     Recipe("head, native crop, origins balanced, no SBI", view="native", sbi=False, balance=True),
     Recipe("head, native centre crop, no SBI deepfakes", view="native", sbi=False),
+    # Issue #23, on data with the GitHub sources and the reconstructions:
+    Recipe("head, no reconstructions", reconstructions=False),
+    Recipe("head, with reconstructions"),
+    Recipe("head, 3 textured native crops", view="textured"),
 )
+TEXTURED_CROPS = 3
 
 
 def serving_ms(extractor: FeatureExtractor, records: list[Record], view: str) -> float:
@@ -80,6 +91,10 @@ def serving_ms(extractor: FeatureExtractor, records: list[Record], view: str) ->
             arrays.append(preprocess_bytes(record.read_bytes(), spec))
         if view in ("native", "both"):
             arrays.append(native_crop(record, spec))
+        if view == "textured":
+            arrays += [
+                textured_crop(record, spec, k, TEXTURED_CROPS) for k in range(TEXTURED_CROPS)
+            ]
         for array in arrays:
             extractor.run(array[None])
         times.append(time.perf_counter() - started)
@@ -106,17 +121,6 @@ def imagenet_probe(out: Path, params: Params) -> Path:
     return out
 
 
-def native_crop(record: Record, spec: ImageSpec) -> np.ndarray:
-    """The centre ``input_size`` square at the file's own resolution (the serving view
-    when the image is smaller than that)."""
-    image = decode_image(record.read_bytes())
-    side = spec.input_size
-    if min(image.size) < side:
-        return preprocess_bytes(record.read_bytes(), spec)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    return normalize(image.crop((left, top, left + side, top + side)), spec)
-
-
 def view_features(
     extractor: FeatureExtractor, records: list[Record], view: str, cache: Path, batch: int
 ) -> np.ndarray:
@@ -128,7 +132,19 @@ def view_features(
         return run("clean", None)
     if view == "native":
         return run("native", native)
+    if view == "textured":  # the mean of the TEXTURED_CROPS most textured crops' features
+        return np.mean(
+            [
+                run(f"textured{rank}of{TEXTURED_CROPS}", _textured(extractor.spec, rank))
+                for rank in range(TEXTURED_CROPS)
+            ],
+            axis=0,
+        )
     return (run("clean", None) + run("native", native)) / 2
+
+
+def _textured(spec: ImageSpec, rank: int) -> Transform:
+    return lambda r: textured_crop(r, spec, rank, TEXTURED_CROPS)
 
 
 def balanced_rows(mask: np.ndarray, origins: np.ndarray, seed: int) -> np.ndarray:
@@ -151,6 +167,8 @@ def run_recipe(
         params = dataclasses.replace(params, train=dataclasses.replace(params.train, lr=recipe.lr))
     if not recipe.sbi:
         records = [r for r in records if r.label != DEEPFAKE]
+    if not recipe.reconstructions:
+        records = [r for r in records if r.source != RECONSTRUCTED]
     labels = extractor.metadata.labels
     real = labels.index(REAL)
     features = view_features(extractor, records, recipe.view, cache, params.generalise.batch_size)
