@@ -20,7 +20,8 @@ from PIL import Image
 
 from ai_detector.pipeline.data.records import Record, sha256_file, write_records
 from ai_detector.pipeline.data.sources import SourceConfig, SourceError, read_source
-from ai_detector.pipeline.generalise import generalise, resized_face, short_names
+from ai_detector.pipeline.eval_sets import resized_face
+from ai_detector.pipeline.generalise import generalise, short_names
 from ai_detector.pipeline.generalise_folds import cifake_class
 from ai_detector.pipeline.onnx_features import FeatureExtractor, cached_run
 from tests.conftest import encode_image, repo_params, textured_image, write_tiny_onnx_model
@@ -189,6 +190,9 @@ def test_cifake_classes_and_evaluation_sets(tmp_path):
     assert entry["against"] == "photos-a test faces" and entry["n_against"] == 2
     assert headline["faces_auc"] == entry["roc_auc"] == 1.0
     assert entry["fake_recall"] == 1.0
+    # Re-encoded alike (long side 1600, JPEG q75), red stays red: nothing moves.
+    assert entry["roc_auc_reencoded"] == 1.0 and entry["reencode_diff"] == 0.0
+    assert headline["reencode_diff"] == 0.0
 
 
 def test_real_faces_are_resized_into_the_fakes_size_range(tmp_path):

@@ -41,13 +41,32 @@ def test_bad_export_settings_are_refused_with_the_reason(tmp_path, export, messa
         load_params(path)
 
 
+@pytest.mark.parametrize(
+    ("section", "values", "message"),
+    [
+        ("generalise", {"reencode_long_side": 8}, "reencode_long_side must be >= 16"),
+        ("generalise", {"reencode_quality": 0}, "reencode_quality must be in 1..100"),
+        ("generalise", {"reencode_quality": 101}, "reencode_quality must be in 1..100"),
+    ],
+)
+def test_bad_settings_of_other_sections_are_refused_with_the_reason(
+    tmp_path, section, values, message
+):
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw[section].update(values)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_params(path)
+
+
 def test_quantize_off_needs_no_calibration_settings():
     export = load_params(ROOT / "params.yaml").export
     changed = dataclasses.replace(export, quantize=False, calibration_methods=(), float_convs=())
     assert changed.opset == export.opset
 
 
-@pytest.mark.parametrize("section", ["prepare", "train", "evaluate", "export"])
+@pytest.mark.parametrize("section", ["prepare", "train", "evaluate", "export", "generalise"])
 def test_a_missing_key_is_an_error_not_a_default(tmp_path, section):
     """params.yaml is the only source of the values: dropping one must fail, naming it."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -144,11 +144,23 @@ class GeneraliseParams:
     face_sizes: tuple[int, int]
     batch_size: int
     threads: int
+    # Robustness: each evaluation-only set scored again after both classes are resized to
+    # this long side and saved as JPEG of this quality (ai_detector.pipeline.eval_sets).
+    reencode_long_side: int
+    reencode_quality: int
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "cifake_holdout", tuple(tuple(str(c) for c in p) for p in self.cifake_holdout)
         )
+        if self.reencode_long_side < 16:
+            raise ValueError(
+                f"generalise.reencode_long_side must be >= 16, got {self.reencode_long_side}"
+            )
+        if not 1 <= self.reencode_quality <= 100:
+            raise ValueError(
+                f"generalise.reencode_quality must be in 1..100, got {self.reencode_quality}"
+            )
 
 
 @dataclass(frozen=True)

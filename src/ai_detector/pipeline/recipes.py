@@ -36,8 +36,8 @@ from ai_detector.inference.preprocess import preprocess_bytes
 from ai_detector.pipeline.backbone import BACKBONE, backbone_image_spec
 from ai_detector.pipeline.data.reconstruct import SOURCE as RECONSTRUCTED
 from ai_detector.pipeline.data.records import DEEPFAKE, REAL, Record, ordered_labels, read_records
+from ai_detector.pipeline.eval_sets import score_sets
 from ai_detector.pipeline.export import export_onnx
-from ai_detector.pipeline.generalise import score_sets
 from ai_detector.pipeline.generalise_folds import (
     auc,
     fit_probe,
