@@ -69,6 +69,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         epochs=40, augment_views=1, batch_size=16, patience=10, version="tiny-pipeline"
     )
     params["generalise"].update(faces_source="unseen", face_reals="real")
+    # One leave-one-generator-out fold: the self-blended deepfakes, trained without.
+    params["logo"].update(holdout=[["sbi-tiny"]], finetune_epochs=1, batch_size=16, threads=1)
     params["export"].update(
         calibration_images=8,
         bias_correction_images=8,
@@ -193,10 +195,10 @@ def test_dvc_metrics_show_is_a_short_headline_table(project):
     )
     lines = shown.stdout.splitlines()
     rows = [line.split()[0] for line in lines[1:]]
-    assert sorted(rows) == ["metrics/generalise.json", "metrics/headline.json"]
+    assert sorted(rows) == ["metrics/generalise.json", "metrics/headline.json", "metrics/logo.json"]
     headline = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "ece", "latency_ms")
     # cifake_lco_acc is null without CIFAKE in the tiny data, and DVC leaves nulls out.
-    for name in (*headline, "loso_auc_mean", "loso_auc_min"):
+    for name in (*headline, "loso_auc_mean", "loso_auc_min", "reencode_diff", "logo_mean"):
         assert name in lines[0]
     assert max(len(line) for line in lines) <= 200, shown.stdout
 
@@ -239,6 +241,8 @@ def test_repro_prints_and_writes_the_generalisation_figures(project):
     unseen = detail["evaluation_sets"]["unseen"]
     assert unseen["n"] == 6 and unseen["against"] == "real test faces"
     assert 0.0 <= detail["headline"]["unseen_auc"] <= 1.0
+    assert 0.0 <= unseen["roc_auc_reencoded"] <= 1.0
+    assert headline["reencode_diff"] == abs(unseen["reencode_diff"])
     assert "unseen_auc" not in headline  # evaluation-only sets: in the detail, not a metric
     card = (project / "models" / "MODEL_CARD.md").read_text()
     assert "## Generalisation" in card and "held-out origin" in card
@@ -261,7 +265,7 @@ def test_every_stage_is_logged_to_mlflow_and_the_model_registered(project):
     experiment = client.get_experiment_by_name("ai-detector")
     runs = client.search_runs([experiment.experiment_id])
     stages = {run.data.tags["stage"] for run in runs}
-    assert stages == {"prepare", "train", "export", "evaluate", "generalise"}
+    assert stages == {"prepare", "train", "export", "evaluate", "generalise", "logo"}
     evaluate = next(run for run in runs if run.data.tags["stage"] == "evaluate")
     assert 0.0 <= evaluate.data.metrics["test.accuracy"] <= 1.0
     train = next(run for run in runs if run.data.tags["stage"] == "train")

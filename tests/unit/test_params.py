@@ -18,6 +18,7 @@ def test_the_repository_params_load():
     params = load_params(ROOT / "params.yaml")
     assert params.export.calibration_methods
     assert all(isinstance(count, int) for count in params.export.float_convs)
+    assert params.logo.holdout and all(isinstance(fold, tuple) for fold in params.logo.holdout)
 
 
 @pytest.mark.parametrize(
@@ -47,6 +48,12 @@ def test_bad_export_settings_are_refused_with_the_reason(tmp_path, export, messa
         ("generalise", {"reencode_long_side": 8}, "reencode_long_side must be >= 16"),
         ("generalise", {"reencode_quality": 0}, "reencode_quality must be in 1..100"),
         ("generalise", {"reencode_quality": 101}, "reencode_quality must be in 1..100"),
+        ("logo", {"holdout": []}, "needs at least one non-empty fold"),
+        ("logo", {"holdout": [["a"], []]}, "needs at least one non-empty fold"),
+        ("logo", {"holdout": [["a", "a"]]}, "an origin repeated within a fold"),
+        ("logo", {"finetune_epochs": 0}, "logo.finetune_epochs must be >= 1"),
+        ("logo", {"threads": 0}, "logo.threads must be >= 1"),
+        ("logo", {"epochs": 2}, "unknown logo keys"),
     ],
 )
 def test_bad_settings_of_other_sections_are_refused_with_the_reason(
@@ -66,7 +73,9 @@ def test_quantize_off_needs_no_calibration_settings():
     assert changed.opset == export.opset
 
 
-@pytest.mark.parametrize("section", ["prepare", "train", "evaluate", "export", "generalise"])
+@pytest.mark.parametrize(
+    "section", ["prepare", "train", "evaluate", "export", "generalise", "logo"]
+)
 def test_a_missing_key_is_an_error_not_a_default(tmp_path, section):
     """params.yaml is the only source of the values: dropping one must fail, naming it."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())

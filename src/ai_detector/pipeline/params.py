@@ -164,12 +164,38 @@ class GeneraliseParams:
 
 
 @dataclass(frozen=True)
+class LogoParams:
+    # True leave-one-generator-out (ai_detector.pipeline.logo): per fold, these origins
+    # (Record.origin) are held out together, the model is trained without them and scored on them.
+    holdout: tuple[tuple[str, ...], ...]
+    # The folds' fine-tune epochs (fewer than train.finetune_epochs keeps `dvc repro` in
+    # budget); every other training setting is the train section's.
+    finetune_epochs: int
+    # Scoring the held-out records: onnxruntime threads and images per model call.
+    batch_size: int
+    threads: int
+
+    def __post_init__(self) -> None:
+        folds = tuple(tuple(str(o) for o in fold) for fold in self.holdout)
+        object.__setattr__(self, "holdout", folds)
+        if not folds or any(not fold for fold in folds):
+            raise ValueError(f"logo.holdout needs at least one non-empty fold, got {folds}")
+        repeated = [fold for fold in folds if len(set(fold)) != len(fold)]
+        if repeated:
+            raise ValueError(f"logo.holdout: an origin repeated within a fold: {repeated}")
+        for name in ("finetune_epochs", "batch_size", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"logo.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
 class Params:
     prepare: PrepareParams
     train: TrainParams
     evaluate: EvaluateParams
     export: ExportParams
     generalise: GeneraliseParams
+    logo: LogoParams
 
 
 def _build(section: str, cls: type[T], values: dict[str, Any] | None) -> T:
@@ -199,4 +225,5 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         evaluate=_build("evaluate", EvaluateParams, raw.get("evaluate")),
         export=_build("export", ExportParams, raw.get("export")),
         generalise=_build("generalise", GeneraliseParams, raw.get("generalise")),
+        logo=_build("logo", LogoParams, raw.get("logo")),
     )
