@@ -179,7 +179,9 @@ def logo(
         "how": (
             f"per fold: the records of its origins dropped from every split, train.train() "
             f"({params.train.recipe} recipe, {params.logo.finetune_epochs} fine-tune epochs, "
-            f"the train section otherwise), export.export() fp32, scored by the Predictor"
+            f"the train section otherwise), export.export() fp32, scored by the Predictor; "
+            f"train_seconds is the whole train() call, head features read from the cache "
+            f"where the train stage left them"
         ),
         "folds": results,
     }
