@@ -85,6 +85,7 @@ def test_a_fold_trains_without_its_origin_and_is_scored_on_it(records, tmp_path,
     monkeypatch.setattr(stage, "export", spy_export)
     monkeypatch.setattr(stage, "score_records", spy_score)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)  # MLflow's artefacts (./mlruns) stay out of the repository
     metrics, detail = tmp_path / "metrics" / "logo.json", tmp_path / "metrics" / "detail.json"
     argv = ["--params", str(_params(tmp_path, [["red-b"]])), "--records", str(records)]
     argv += ["--metrics", str(metrics), "--detail", str(detail), "--cache", ""]
