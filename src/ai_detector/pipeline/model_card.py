@@ -137,14 +137,22 @@ def _generalisation(detail: dict[str, Any]) -> list[str]:
             ["classes", "n", "accuracy", "ROC-AUC"],
             [[k, f["n"], f["accuracy"], f["roc_auc"]] for k, f in lco.items()],
         )
-    lines += ["", "Evaluation-only sets, scored by this model:", ""]
+    lines += [
+        "",
+        "Evaluation-only sets, scored by this model; \"re-encoded\": both classes resized to "
+        "one long side and saved as one JPEG quality first (generalise.reencode_*):",
+        "",
+    ]
     rows = []
     for name, entry in detail["evaluation_sets"].items():
-        rows.append([name, entry["n"], entry["against"], entry["roc_auc"], entry["fake_recall"]])
+        again = entry.get("roc_auc_reencoded")
+        rows.append(
+            [name, entry["n"], entry["against"], entry["roc_auc"], again, entry["fake_recall"]]
+        )
         groups = entry["per_group"]
         if len(groups) > 1:  # a set of one origin has its row already
-            rows += [[f"{name}: {g}", f["n"], "", f["roc_auc"], ""] for g, f in groups.items()]
-    lines += _table(["set", "n", "against", "ROC-AUC", "fake recall"], rows)
+            rows += [[f"{name}: {g}", f["n"], "", f["roc_auc"], "", ""] for g, f in groups.items()]
+    lines += _table(["set", "n", "against", "ROC-AUC", "re-encoded", "fake recall"], rows)
     return lines
 
 
