@@ -108,3 +108,11 @@ def test_weak_sources_and_classes_are_listed(tmp_path):
     assert "class `AI-generated`: recall 0.612" in weak
     assert "strong" not in weak and "class `Real`" not in weak
     assert 0.654 < WEAK_BAR < 0.934
+
+
+def test_the_deepfake_limit_is_only_on_a_model_that_answers_deepfake(tmp_path):
+    # The card-test model answers Real / AI-generated only.
+    main(write_inputs(tmp_path))
+    weak = (tmp_path / "model" / "MODEL_CARD.md").read_text().split("## Weak spots")[1]
+    assert "self-blended" not in weak
+    assert "one seeded split" in weak
