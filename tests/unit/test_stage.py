@@ -45,3 +45,13 @@ def test_a_bad_params_file_stops_the_stage_before_any_work(tmp_path):
     with pytest.raises(ValueError, match=r"train is missing \['lr'\]"):
         run_stage("train", None, lambda *a: called.append(a), ["--params", str(path)], {})
     assert called == []
+
+
+def test_an_empty_path_option_means_none():
+    from pathlib import Path
+
+    from ai_detector.pipeline.stage import optional_path, stage_parser
+
+    args = stage_parser(None, {"cache": "data/features"}).parse_args(["--cache", ""])
+    assert optional_path(args.cache) is None
+    assert optional_path(Path("data/features")) == Path("data/features")

@@ -46,7 +46,7 @@ from ai_detector.pipeline.data.records import REAL, Record, read_records, write_
 from ai_detector.pipeline.export import export
 from ai_detector.pipeline.generalise_folds import auc
 from ai_detector.pipeline.params import Params
-from ai_detector.pipeline.stage import RECORDS, run_stage
+from ai_detector.pipeline.stage import RECORDS, optional_path, run_stage
 from ai_detector.pipeline.tracking import flatten, log_artifacts, log_metrics
 from ai_detector.pipeline.train import train
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
-    cache = args.cache if str(args.cache) not in ("", ".") else None
+    cache = optional_path(args.cache)
     if mlflow is not None:  # the folds train with these too
         values = flatten(dataclasses.asdict(params.train), "train.")
         mlflow.log_params({k: str(v) for k, v in values.items()})

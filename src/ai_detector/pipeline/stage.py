@@ -53,6 +53,11 @@ def stage_parser(doc: str | None, arguments: Mapping[str, str | None]) -> argpar
     return parser
 
 
+def optional_path(path: Path) -> Path | None:
+    """A path option that may be turned off: ``--cache ''`` (parsed as ".") means none."""
+    return path if str(path) not in ("", ".") else None
+
+
 def run_stage(
     name: str,
     doc: str | None,

@@ -36,7 +36,7 @@ from ai_detector.pipeline.calibration import choose_threshold, fit_temperature
 from ai_detector.pipeline.data.records import Record, ordered_labels, read_records
 from ai_detector.pipeline.model import DetectorNet
 from ai_detector.pipeline.params import Params, TrainParams
-from ai_detector.pipeline.stage import RECORDS, run_stage
+from ai_detector.pipeline.stage import RECORDS, optional_path, run_stage
 from ai_detector.pipeline.tracking import log_artifacts, log_metrics
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
-    cache = args.cache if str(args.cache) not in ("", ".") else None
+    cache = optional_path(args.cache)
     metrics = train(params.train, args.records, args.out, cache)
     log_metrics(mlflow, metrics)
     log_artifacts(mlflow, args.out / "train_metrics.json")
