@@ -127,3 +127,11 @@ def test_the_weights_repository_is_the_one_recorded(sources, tmp_path):
     Path(sources).write_text(yaml.safe_dump(raw))
     with pytest.raises(SourceError, match="0000000000"):
         run(sources, tmp_path / "out", tmp_path / "cache")
+
+
+def test_a_sources_file_without_an_autoencoder_is_an_error(sources, tmp_path):
+    raw = yaml.safe_load(Path(sources).read_text())
+    del raw["autoencoder"]
+    Path(sources).write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="has no 'autoencoder'"):
+        run(sources, tmp_path / "out", tmp_path / "cache")
