@@ -14,7 +14,6 @@ that reads size or format rather than the picture moves between the two figures;
 
 from __future__ import annotations
 
-import io
 import random
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -24,6 +23,7 @@ from PIL import Image
 
 from ai_detector.inference.metadata import ImageSpec
 from ai_detector.inference.preprocess import MIN_SIDE, decode_image, preprocess_bytes
+from ai_detector.pipeline.data.encoding import jpeg_bytes, to_long_side
 from ai_detector.pipeline.data.records import REAL, Record
 from ai_detector.pipeline.data.sources import read_source
 from ai_detector.pipeline.generalise_folds import auc
@@ -36,13 +36,7 @@ Scorer = Callable[[list[Record], str, Transform | None], np.ndarray]
 
 
 def _resized_jpeg(image: Image.Image, long_side: int, quality: int) -> bytes:
-    scale = long_side / max(image.size)
-    size = (max(MIN_SIDE, round(image.width * scale)), max(MIN_SIDE, round(image.height * scale)))
-    if size != image.size:
-        image = image.resize(size, Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+    return jpeg_bytes(to_long_side(image, long_side, min_side=MIN_SIDE), quality)
 
 
 def resized_face(record: Record, low: int, high: int, quality: int = 90) -> bytes:

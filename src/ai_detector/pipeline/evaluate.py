@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import logging
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from ai_detector.inference.decision import decide
 from ai_detector.inference.precision import EXPORTED
 from ai_detector.inference.predictor import Predictor
 from ai_detector.inference.preprocess import decode_image, preprocess_bytes
+from ai_detector.pipeline.data.encoding import jpeg_bytes
 from ai_detector.pipeline.data.records import Record, read_records
 from ai_detector.pipeline.metrics import classification_report
 from ai_detector.pipeline.params import EvaluateParams, Params
@@ -41,19 +41,13 @@ from ai_detector.pipeline.tracking import log_artifacts, log_metrics
 log = logging.getLogger(__name__)
 
 
-def _reencode(image: Image.Image, quality: int = 90) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
 def perturbations(params: EvaluateParams) -> dict[str, Callable[[bytes], bytes]]:
     def jpeg(data: bytes) -> bytes:
-        return _reencode(decode_image(data), params.jpeg_quality)
+        return jpeg_bytes(decode_image(data), params.jpeg_quality)
 
     def half(data: bytes) -> bytes:
         image = decode_image(data)
-        return _reencode(
+        return jpeg_bytes(
             image.resize(
                 (max(16, image.width // 2), max(16, image.height // 2)), Image.Resampling.BILINEAR
             )
@@ -62,7 +56,7 @@ def perturbations(params: EvaluateParams) -> dict[str, Callable[[bytes], bytes]]
     def crop(data: bytes) -> bytes:
         image = decode_image(data)
         w, h = image.size
-        return _reencode(image.crop((w // 5, h // 5, w - w // 5, h - h // 5)))
+        return jpeg_bytes(image.crop((w // 5, h // 5, w - w // 5, h - h // 5)))
 
     return {
         "clean": lambda data: data,

@@ -139,7 +139,7 @@ def _generalisation(detail: dict[str, Any]) -> list[str]:
         )
     lines += [
         "",
-        "Evaluation-only sets, scored by this model; \"re-encoded\": both classes resized to "
+        'Evaluation-only sets, scored by this model; "re-encoded": both classes resized to '
         "one long side and saved as one JPEG quality first (generalise.reencode_*):",
         "",
     ]

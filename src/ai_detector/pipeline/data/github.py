@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import io
 import logging
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from PIL import Image
-
 from ai_detector.inference.errors import InputError
 from ai_detector.inference.formats import IMAGE_SUFFIXES
 from ai_detector.inference.preprocess import decode_image
-from ai_detector.pipeline.data.records import Record
+from ai_detector.pipeline.data.encoding import jpeg_bytes, to_long_side
+from ai_detector.pipeline.data.records import Record, sha256_file
 from ai_detector.pipeline.data.source_config import SourceConfig, SourceError, label_for
 
 MIRRORS_ENV = "AI_DETECTOR_GIT_MIRRORS"
@@ -93,14 +91,7 @@ def fetch_files(repo: str, commit: str, names: list[str], cache_dir: Path) -> li
 
 def normalised(data: bytes, long_side: int, jpeg_quality: int) -> bytes:
     """``data`` decoded upright, flattened to RGB, shrunk to ``long_side`` and saved as JPEG."""
-    image = decode_image(data)
-    scale = long_side / max(image.size)
-    if scale < 1:
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=jpeg_quality)
-    return buffer.getvalue()
+    return jpeg_bytes(to_long_side(decode_image(data), long_side, enlarge=False), jpeg_quality)
 
 
 def read_github(config: SourceConfig, cache_dir: Path) -> Iterator[Record]:
@@ -126,7 +117,7 @@ def read_github(config: SourceConfig, cache_dir: Path) -> Iterator[Record]:
 def _record(config: SourceConfig, git_dir: Path, name: str, label: str, cache_dir: Path) -> Record:
     if not config.normalise:
         [path] = fetch_files(config.path, config.commit, [name], cache_dir)
-        return Record(str(path), label, config.name, hashlib.sha256(path.read_bytes()).hexdigest())
+        return Record(str(path), label, config.name, sha256_file(path))
     # Named by the blob's path, so a cached file is reused without reading the blob again.
     stem = hashlib.sha256(f"{config.commit}:{name}".encode()).hexdigest()[:20]
     path = cache_dir / "normalised" / config.name / f"{stem}.jpg"
@@ -139,4 +130,4 @@ def _record(config: SourceConfig, git_dir: Path, name: str, label: str, cache_di
             encoded = data
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(encoded)
-    return Record(str(path), label, config.name, hashlib.sha256(path.read_bytes()).hexdigest())
+    return Record(str(path), label, config.name, sha256_file(path))

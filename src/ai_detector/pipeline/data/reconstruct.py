@@ -17,7 +17,6 @@ image on 2 cores).
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import random
 from pathlib import Path
@@ -28,6 +27,7 @@ import yaml
 from PIL import Image
 
 from ai_detector.inference.preprocess import decode_image
+from ai_detector.pipeline.data.encoding import jpeg_bytes
 from ai_detector.pipeline.data.github import fetch_files
 from ai_detector.pipeline.data.records import AI_GENERATED, REAL, Record
 from ai_detector.pipeline.data.taesd import MULTIPLE, TinyAutoencoder
@@ -61,13 +61,7 @@ def pair_bytes(autoencoder: TinyAutoencoder, data: bytes, quality: int) -> tuple
     pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
     rebuilt = autoencoder.reconstruct(pixels)[0].permute(1, 2, 0).numpy()
     fake = Image.fromarray(np.round(rebuilt * 255).astype(np.uint8))
-    return _jpeg(image, quality), _jpeg(fake, quality)
-
-
-def _jpeg(image: Image.Image, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+    return jpeg_bytes(image, quality), jpeg_bytes(fake, quality)
 
 
 def reconstruct(
