@@ -47,7 +47,12 @@ def ready_workers(body: bytes) -> int:
 
 def keys() -> tuple[str | None, str | None]:
     """(inference, management) keys: the environment's, else the key file's, else None."""
-    stored = json.loads(KEY_FILE.read_text()) if KEY_FILE.is_file() else {}
+    try:
+        stored = json.loads(KEY_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        # Not written yet, or half written while TorchServe starts: no keys, so the
+        # server answers 401 and this check says unhealthy until the next try.
+        stored = {}
     return (
         os.environ.get(TOKEN_ENV) or stored.get("inference", {}).get("key"),
         os.environ.get(MANAGEMENT_TOKEN_ENV) or stored.get("management", {}).get("key"),

@@ -284,6 +284,11 @@ def test_healthcheck_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/down"]) == 1
         assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/none"]) == 1
         assert module.main(["healthcheck", f"{base}/broken", f"{base}/models/up"]) == 1
+        # A key file TorchServe is still writing counts as no keys, not as a crash.
+        (tmp_path / "key_file.json").write_text("")
+        seen.clear()
+        assert module.main(["healthcheck", f"{base}/ping", f"{base}/models/up"]) == 0
+        assert seen == [("/ping", None), ("/models/up", None)]
         keys = {"inference": {"key": "abc"}, "management": {"key": "xyz"}}
         (tmp_path / "key_file.json").write_text(json.dumps(keys))
         seen.clear()

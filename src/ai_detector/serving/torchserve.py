@@ -98,11 +98,14 @@ class Server:
 def read_keys(log_dir: Path) -> dict[str, str]:
     """TorchServe's token-auth keys by API (``inference``, ``management``), from the
     key_file.json it writes into its working directory at start; {} with token auth off.
-    TorchServe 0.12 makes new random keys at every start and cannot be given one."""
+    TorchServe 0.12 makes new random keys at every start and cannot be given one.
+    A file still being written (empty or cut short) reads as {}: `start` polls while
+    TorchServe writes it, and the next poll reads it whole."""
     path = log_dir / KEY_FILE
-    if not path.is_file():
+    try:
+        keys = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
         return {}
-    keys = json.loads(path.read_text())
     return {api: keys[api]["key"] for api in ("inference", "management") if api in keys}
 
 
