@@ -125,15 +125,13 @@ def test_both_classes_are_re_encoded_alike_and_scored_from_those_bytes(sets):
     params, test, root = sets
     seen: dict[str, dict[str, np.ndarray]] = {}
 
-    def scorer(records, tag, transform):
-        arrays = [
-            transform(r) if transform else preprocess_bytes(r.read_bytes(), SPEC) for r in records
-        ]
+    def scorer(records, tag, image_bytes):
+        arrays = [preprocess_bytes((image_bytes or Record.read_bytes)(r), SPEC) for r in records]
         for record, array in zip(records, arrays, strict=True):
             seen.setdefault(tag, {})[f"{record.label}:{record.path}"] = array
         return np.array([float(a[0].mean() - a[1].mean()) for a in arrays])  # redness
 
-    results = score_sets(scorer, SPEC, params, test, threshold=0.0)
+    results = score_sets(scorer, params, test, threshold=0.0)
     again = "reencode-1200-q70"
     # Every image on both sides of the re-encoded figures: from reencode()'s bytes.
     scored = sorted(seen[again])
@@ -185,4 +183,4 @@ def test_the_headline_is_the_largest_absolute_difference():
 
 def test_no_evaluation_sets_no_figures():
     params = repo_params("generalise", eval_sources="")
-    assert score_sets(lambda *_: np.zeros(0), SPEC, params, [], 0.5) == {}
+    assert score_sets(lambda *_: np.zeros(0), params, [], 0.5) == {}

@@ -10,7 +10,8 @@ import numpy as np
 from ai_detector.inference.preprocess import ImageSpec, normalize, preprocess_bytes
 from ai_detector.pipeline.cifake_sizes import cifake_records
 from ai_detector.pipeline.data.records import Record, sha256_file
-from ai_detector.pipeline.recipes import balanced_rows, native_crop
+from ai_detector.pipeline.recipes import balanced_rows
+from ai_detector.pipeline.views import native_crop
 from tests.conftest import encode_image, textured_image
 
 

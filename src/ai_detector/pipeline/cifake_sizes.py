@@ -35,7 +35,7 @@ from ai_detector.pipeline.generalise_folds import cifake_class, fit_probe
 from ai_detector.pipeline.model import DetectorNet
 from ai_detector.pipeline.onnx_features import FeatureExtractor, cached_run
 from ai_detector.pipeline.params import TrainParams, load_params
-from ai_detector.pipeline.recipes import imagenet_probe
+from ai_detector.pipeline.recipe_inputs import imagenet_probe
 
 log = logging.getLogger(__name__)
 

@@ -21,18 +21,19 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
-from ai_detector.inference.metadata import ImageSpec
-from ai_detector.inference.preprocess import MIN_SIDE, decode_image, preprocess_bytes
+from ai_detector.inference.preprocess import MIN_SIDE, decode_image
 from ai_detector.pipeline.data.encoding import jpeg_bytes, to_long_side
 from ai_detector.pipeline.data.records import REAL, Record
 from ai_detector.pipeline.data.sources import read_source
 from ai_detector.pipeline.generalise_folds import auc
-from ai_detector.pipeline.onnx_features import Transform
+from ai_detector.pipeline.onnx_features import ImageBytes
 from ai_detector.pipeline.params import GeneraliseParams
 from ai_detector.pipeline.prepare import load_source_configs
 
-# P(not real) for records, their inputs made by an optional transform named by a cache tag.
-Scorer = Callable[[list[Record], str, Transform | None], np.ndarray]
+# P(not real) for records, each read as the bytes an optional function makes (None: the
+# file's own), named by a cache tag. Bytes, not arrays: every model preprocesses them by
+# its own ImageSpec, so one set of views serves models of different inputs alike.
+Scorer = Callable[[list[Record], str, ImageBytes | None], np.ndarray]
 
 
 def _resized_jpeg(image: Image.Image, long_side: int, quality: int) -> bytes:
@@ -57,17 +58,17 @@ def reencode(data: bytes, long_side: int, quality: int) -> bytes:
 
 
 class View(NamedTuple):
-    """How a view's inputs are made: for the sets' own images and the test reals (cache
-    tag, transform; None is the scorer's plain bytes path) and for the resized faces."""
+    """How a view's images are made: for the sets' own images and the test reals (cache
+    tag, bytes; None is the file's own bytes) and for the resized faces."""
 
     suffix: str  # of its figures' keys: roc_auc{suffix}, fake_recall{suffix}
     tag: str
-    transform: Transform | None
+    image_bytes: ImageBytes | None
     faces_tag: str
-    faces_transform: Transform
+    faces_bytes: ImageBytes
 
 
-def views(spec: ImageSpec, params: GeneraliseParams) -> list[View]:
+def views(params: GeneraliseParams) -> list[View]:
     """The clean view, then the re-encoded one: the same images, each re-encoded alike."""
     low, high = params.face_sizes
     side, quality = params.reencode_long_side, params.reencode_quality
@@ -77,20 +78,19 @@ def views(spec: ImageSpec, params: GeneraliseParams) -> list[View]:
         return resized_face(record, low, high)
 
     return [
-        View("", "clean", None, faces, lambda r: preprocess_bytes(face(r), spec)),
+        View("", "clean", None, faces, face),
         View(
             "_reencoded",
             again,
-            lambda r: preprocess_bytes(reencode(r.read_bytes(), side, quality), spec),
+            lambda r: reencode(r.read_bytes(), side, quality),
             f"{faces}-{again}",
-            lambda r: preprocess_bytes(reencode(face(r), side, quality), spec),
+            lambda r: reencode(face(r), side, quality),
         ),
     ]
 
 
 def score_sets(
     fake_scores: Scorer,
-    spec: ImageSpec,
     params: GeneraliseParams,
     test: list[Record],
     threshold: float,
@@ -111,14 +111,14 @@ def score_sets(
         else:
             against = "test reals"
         entry: dict[str, Any] = {"n": len(records), "against": against}
-        for view in views(spec, params):
-            scores = fake_scores(records, view.tag, view.transform)
+        for view in views(params):
+            scores = fake_scores(records, view.tag, view.image_bytes)
             if against == "its own reals":
                 partner = np.zeros(0)
             elif against == "test reals":
-                partner = fake_scores(reals, view.tag, view.transform)
+                partner = fake_scores(reals, view.tag, view.image_bytes)
             else:
-                partner = fake_scores(faces, view.faces_tag, view.faces_transform)
+                partner = fake_scores(faces, view.faces_tag, view.faces_bytes)
             entry["n_against"] = len(partner)
             y = np.r_[is_fake, np.zeros(len(partner), bool)]
             entry[f"roc_auc{view.suffix}"] = auc(y, np.r_[scores, partner])

@@ -52,7 +52,12 @@ from ai_detector.pipeline.generalise_folds import (
     leave_classes_out,
     leave_one_source_out,
 )
-from ai_detector.pipeline.onnx_features import FeatureExtractor, Transform, cached_run
+from ai_detector.pipeline.onnx_features import (
+    FeatureExtractor,
+    ImageBytes,
+    bytes_transform,
+    cached_run,
+)
 from ai_detector.pipeline.params import GeneraliseParams, Params, TrainParams
 from ai_detector.pipeline.stage import MODEL, RECORDS, run_stage
 from ai_detector.pipeline.tracking import log_artifacts, log_metrics
@@ -64,7 +69,8 @@ def model_scorer(extractor: FeatureExtractor, cache: Path | None, batch_size: in
     """The model's own P(not real), from the same cached run that gives its features."""
     meta = extractor.metadata
 
-    def fake_scores(records: list[Record], tag: str, transform: Transform | None) -> np.ndarray:
+    def fake_scores(records: list[Record], tag: str, image_bytes: ImageBytes | None) -> np.ndarray:
+        transform = bytes_transform(image_bytes, extractor.spec)
         _, logits = cached_run(extractor, records, cache, batch_size, tag, transform)
         return 1.0 - softmax(logits, meta.temperature)[:, meta.real_index]
 
@@ -123,7 +129,7 @@ def generalise(
         )
         test = [r for r in records if r.split == "test"]
         scorer = model_scorer(extractor, cache, params.batch_size)
-        sets = score_sets(scorer, extractor.spec, params, test, extractor.metadata.fake_threshold)
+        sets = score_sets(scorer, params, test, extractor.metadata.fake_threshold)
         aucs = [fold["roc_auc"] for fold in loso.values()]
         accuracies = [fold["accuracy"] for fold in lco.values()]
         headline = {

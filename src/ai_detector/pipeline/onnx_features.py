@@ -19,6 +19,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import onnx
@@ -57,6 +58,17 @@ def fp32_file(metadata: ModelMetadata) -> str:
     return metadata.model_file
 
 
+class Extractor(Protocol):
+    """What cached_run needs of a network: its input spec, a key naming its weights in
+    the cache, its labels, and a batch -> (features, logits) run."""
+
+    metadata: ModelMetadata
+    spec: ImageSpec
+    key: str
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 class FeatureExtractor:
     """Features (N, D) and logits (N, labels) of a model directory's fp32 network."""
 
@@ -81,10 +93,20 @@ class FeatureExtractor:
 
 
 Transform = Callable[[Record], np.ndarray]
+# A record's image as encoded bytes: a re-encoded or resized version of its file.
+ImageBytes = Callable[[Record], bytes]
+
+
+def bytes_transform(image_bytes: ImageBytes | None, spec: ImageSpec) -> Transform | None:
+    """The Transform that preprocesses ``image_bytes``'s output by ``spec`` (None stays None:
+    cached_run's default reads the file's own bytes)."""
+    if image_bytes is None:
+        return None
+    return lambda record: preprocess_bytes(image_bytes(record), spec)
 
 
 def cached_run(
-    extractor: FeatureExtractor,
+    extractor: Extractor,
     records: Sequence[Record],
     cache_dir: Path | None,
     batch_size: int,

