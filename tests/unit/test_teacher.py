@@ -24,7 +24,8 @@ from ai_detector.pipeline.data.records import Record, sha256_file
 from ai_detector.pipeline.generalise_folds import auc
 from ai_detector.pipeline.onnx_features import FeatureExtractor, cached_run
 from ai_detector.pipeline.params import load_params
-from ai_detector.pipeline.recipes import Recipe, fused, run_recipe
+from ai_detector.pipeline.recipe_inputs import fused
+from ai_detector.pipeline.recipes import Recipe, run_recipe
 from ai_detector.pipeline.teacher import CLIP_SPEC, EmbeddingExtractor, teacher_model
 from tests.conftest import encode_image, repo_params, textured_image, write_tiny_onnx_model
 
@@ -176,3 +177,5 @@ def test_recipes_score_one_network_alone_or_two_as_a_second_opinion(wheel_index,
     assert both["in_distribution"]["roc_auc"] > 0.9
     alone = run_recipe(Recipe("cnn"), records, extractors, full, cache)
     assert alone["in_distribution"]["macro_f1"] is not None
+    taught = run_recipe(Recipe("taught", distil=1.0), records, extractors, full, cache)
+    assert taught["in_distribution"]["roc_auc"] > 0.9

@@ -118,3 +118,11 @@ def serving_ms(extractors: list[Extractor], records: list[Record], view: str) ->
                 extractor.run(array[None])
         times.append(time.perf_counter() - started)
     return float(np.median(times) * 1000)
+
+
+def fused(scores: list[np.ndarray]) -> np.ndarray:
+    """P(not real) of several opinions: the mean of their log-odds, back to a probability."""
+    eps = 1e-6
+    clipped = [np.clip(s, eps, 1 - eps) for s in scores]
+    mean = np.mean([np.log(c / (1 - c)) for c in clipped], axis=0)
+    return 1.0 / (1.0 + np.exp(-mean))

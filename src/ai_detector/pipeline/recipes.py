@@ -40,7 +40,15 @@ import torch
 from sklearn.metrics import f1_score
 
 from ai_detector.pipeline.data.reconstruct import SOURCE as RECONSTRUCTED
-from ai_detector.pipeline.data.records import DEEPFAKE, REAL, Record, ordered_labels, read_records
+from ai_detector.pipeline.data.records import (
+    AI_GENERATED,
+    DEEPFAKE,
+    REAL,
+    Record,
+    ordered_labels,
+    read_records,
+)
+from ai_detector.pipeline.distil import distilled_probe
 from ai_detector.pipeline.eval_sets import score_sets
 from ai_detector.pipeline.generalise_folds import (
     auc,
@@ -50,8 +58,9 @@ from ai_detector.pipeline.generalise_folds import (
 )
 from ai_detector.pipeline.onnx_features import Extractor, ImageBytes, bytes_transform, cached_run
 from ai_detector.pipeline.params import Params, load_params
-from ai_detector.pipeline.recipe_inputs import networks, serving_ms, view_features
+from ai_detector.pipeline.recipe_inputs import fused, networks, serving_ms, view_features
 from ai_detector.pipeline.stage import LOG_FORMAT, RECORDS, stage_parser
+from ai_detector.pipeline.teacher import ShippedHead
 
 log = logging.getLogger(__name__)
 LABELS = ordered_labels({REAL, "AI-generated", DEEPFAKE})
@@ -68,6 +77,9 @@ class Recipe:
     reconstructions: bool = True
     networks: tuple[str, ...] = ("cnn",)
     shipped_head: bool = False
+    # > 0: each network's head learns from the teacher's out-of-fold opinion, mixed
+    # with the labels at this weight (ai_detector.pipeline.distil).
+    distil: float = 0.0
 
 
 RECIPES = (
@@ -87,26 +99,9 @@ RECIPES = (
     Recipe("CLIP teacher, head", networks=("teacher",)),
     Recipe("CLIP teacher, head, no reconstructions", networks=("teacher",), reconstructions=False),
     Recipe("CNN head + CLIP head, log-odds averaged", networks=("cnn", "teacher")),
+    Recipe("head distilled from the CLIP head, weight 0.5", distil=0.5),
+    Recipe("head distilled from the CLIP head, weight 1", distil=1.0),
 )
-
-
-def fused(scores: list[np.ndarray]) -> np.ndarray:
-    """P(not real) of several opinions: the mean of their log-odds, back to a probability."""
-    eps = 1e-6
-    clipped = [np.clip(s, eps, 1 - eps) for s in scores]
-    mean = np.mean([np.log(c / (1 - c)) for c in clipped], axis=0)
-    return 1.0 / (1.0 + np.exp(-mean))
-
-
-class ShippedHead:
-    """The teacher's own linear head on its unit embeddings ("higher = AI-generated")."""
-
-    def __init__(self, extractor: Extractor) -> None:
-        head = extractor.metadata.extra["head"]
-        self.weights, self.bias = np.asarray(head["weights"], np.float32), float(head["bias"])
-
-    def fake_score(self, raw: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(raw @ self.weights + self.bias)))
 
 
 def balanced_rows(mask: np.ndarray, origins: np.ndarray, seed: int) -> np.ndarray:
@@ -138,12 +133,25 @@ def run_recipe(
         name: view_features(ex, records, recipe.view, cache, batch) for name, ex in used.items()
     }
     y = np.array([LABELS.index(r.label) for r in records])
+    teacher = (
+        view_features(extractors["teacher"], records, "clean", cache, batch)
+        if recipe.distil
+        else None
+    )
     origins = np.array([r.origin for r in records])
 
     def fitted(fit: np.ndarray, stop: np.ndarray) -> dict[str, Any]:
         if recipe.shipped_head:
-            return {name: ShippedHead(ex) for name, ex in used.items()}
+            return {name: ShippedHead(ex.metadata) for name, ex in used.items()}
         rows = balanced_rows(fit, origins, params.train.seed) if recipe.balance else fit
+        if teacher is not None:
+            labels = (len(LABELS), real, LABELS.index(AI_GENERATED))
+            return {
+                name: distilled_probe(
+                    f, teacher, y, rows, stop, recipe.distil, labels, params.train
+                )
+                for name, f in features.items()
+            }
         return {
             name: fit_probe(f, y, rows, stop, len(LABELS), real, params.train)
             for name, f in features.items()
@@ -224,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.only or ()) - {r.name for r in RECIPES}
     if unknown:
         parser.error(f"no recipe named {sorted(unknown)}")
-    names = {name for recipe in chosen for name in recipe.networks}
+    names = {name for r in chosen for name in r.networks} | (
+        {"teacher"} if any(r.distil for r in chosen) else set()
+    )
     inputs = (names, params, args.probe_model, (args.teacher, args.teacher_cache))
     extractors = networks(*inputs, threads=params.generalise.threads)
     # One thread, as each serving worker runs (AI_DETECTOR_THREADS defaults to 1).

