@@ -21,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ai_detector.inference.metadata import ModelMetadata
 from ai_detector.pipeline.data.records import Record, sha256_file
+from ai_detector.pipeline.distil import teacher_labelled
 from ai_detector.pipeline.generalise_folds import auc
 from ai_detector.pipeline.onnx_features import FeatureExtractor, cached_run
 from ai_detector.pipeline.params import load_params
@@ -179,3 +180,24 @@ def test_recipes_score_one_network_alone_or_two_as_a_second_opinion(wheel_index,
     assert alone["in_distribution"]["macro_f1"] is not None
     taught = run_recipe(Recipe("taught", distil=1.0), records, extractors, full, cache)
     assert taught["in_distribution"]["roc_auc"] > 0.9
+
+
+def test_a_records_file_relabelled_by_the_teacher_keeps_val_and_test(wheel_index, tmp_path):
+    extractor = EmbeddingExtractor(teacher_model(wheel_index[0], tmp_path / "c"), threads=1)
+    records = _records(tmp_path)
+    # Wrong labels on a quarter of the training images: red ones called Real.
+    wrong = {i for i, r in enumerate(records) if r.split == "train" and r.label != "Real"}
+    wrong = set(sorted(wrong)[::2])
+    given = [
+        dataclasses.replace(r, label="Real") if i in wrong else r for i, r in enumerate(records)
+    ]
+    train = repo_params("train", epochs=60, batch_size=8, lr=0.05)
+    cache = tmp_path / "features"
+    same = teacher_labelled(given, extractor, cache, 0.0, train)
+    assert same == given  # weight 0: the labels alone
+    taught = teacher_labelled(given, extractor, cache, 1.0, train)
+    assert [r for r in taught if r.split != "train"] == [r for r in given if r.split != "train"]
+    assert [r.path for r in taught] == [r.path for r in given]
+    # The teacher, fitted out of fold, sees the red: most wrong labels come back right.
+    fixed = sum(taught[i].label == "AI-generated" for i in wrong)
+    assert fixed >= len(wrong) / 2, (fixed, len(wrong))

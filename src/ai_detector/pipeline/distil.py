@@ -1,6 +1,8 @@
-"""Distillation of the CLIP teacher into the CNN's head, for the recipe experiments.
+"""Distillation of the CLIP teacher into the CNN: its head (recipes) or its fine-tune.
 
-    from ai_detector.pipeline.distil import distilled_probe
+    from ai_detector.pipeline.distil import distilled_probe        # the recipe rows
+    python -m ai_detector.pipeline.distil --records data/prepared/records.csv \
+        --out data/distilled/records.csv [--weight 0.5]             # for the train stage
 
 A student learns from a teacher what the labels alone do not say: which fakes look real
 and which photos look made. For that the teacher's opinion of a training image must not
@@ -9,17 +11,35 @@ come from a head fitted on that image (it would just repeat the label), so
 on the other folds. ``with_teacher_labels`` then trains the student towards the soft
 target ``(1 - weight) * label + weight * teacher``, as labels drawn from it for a few
 copies of each row: the fitting code (``fit_probe``, hard labels, rows may repeat) is the
-one every other recipe uses.
+one every other recipe uses. For the fine-tune the same draw, once per training image,
+relabels a records file (validation and test keep their labels, so early stopping and
+every figure still judge by the truth); the train stage then runs on it unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
+from ai_detector.pipeline.data.records import (
+    AI_GENERATED,
+    REAL,
+    Record,
+    ordered_labels,
+    read_records,
+    write_records,
+)
 from ai_detector.pipeline.generalise_folds import LinearProbe, fit_probe
-from ai_detector.pipeline.params import TrainParams
+from ai_detector.pipeline.onnx_features import Extractor, cached_run
+from ai_detector.pipeline.params import TrainParams, load_params
+from ai_detector.pipeline.stage import LOG_FORMAT, RECORDS, stage_parser
+from ai_detector.pipeline.teacher import EmbeddingExtractor, teacher_model
+
+log = logging.getLogger(__name__)
 
 OOF_FOLDS = 5
 # (rows to fit, rows to stop early on) -> P(not real) for the rows given to it.
@@ -99,3 +119,64 @@ def distilled_probe(
     t = np.concatenate([targets, y[stop]])
     own = np.arange(len(rows))
     return fit_probe(x, t, own, np.arange(len(rows), len(x)), n_labels, real, params)
+
+
+def teacher_labelled(
+    records: list[Record],
+    teacher: Extractor,
+    cache: Path | None,
+    weight: float,
+    params: TrainParams,
+) -> list[Record]:
+    """``records`` with each training image's label drawn once from the mixture of its
+    label and the teacher's out-of-fold opinion (ai_detector.pipeline.distil)."""
+    labels = ordered_labels({r.label for r in records})
+    real, fake = labels.index(REAL), labels.index(AI_GENERATED)
+    features, _ = cached_run(teacher, records, cache, batch_size=32)
+    y = np.array([labels.index(r.label) for r in records])
+    split = np.array([r.split for r in records])
+    train, stop = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+
+    def teacher_head(rows: np.ndarray, stop_rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        probe = fit_probe(features, y, rows, stop_rows, len(labels), real, params)
+        return lambda scored: probe.fake_score(features[scored])
+
+    opinion = out_of_fold_scores(train, stop, teacher_head, OOF_FOLDS, params.seed)
+    rows, drawn = with_teacher_labels(train, y, opinion, weight, (real, fake), params.seed, 1)
+    relabelled = list(records)
+    for row, label in zip(rows, drawn, strict=True):
+        relabelled[row] = dataclasses.replace(records[row], label=labels[label])
+    changed = int((drawn != y[rows]).sum())
+    log.info(
+        "teacher weight %.2f: %d of %d training labels drawn otherwise", weight, changed, len(rows)
+    )
+    return relabelled
+
+
+def main(argv: list[str] | None = None) -> int:
+    paths = {
+        "records": RECORDS,
+        "out": None,
+        "cache": "data/features",
+        "teacher": "configs/teacher.yaml",
+        "teacher_cache": "data/cache",
+    }
+    parser = stage_parser(__doc__, paths)
+    parser.add_argument("--weight", type=float, default=0.5, help="the teacher's share")
+    args = parser.parse_args(argv)
+    if args.out is None:
+        parser.error("--out is required")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    params = load_params(args.params)
+    teacher = EmbeddingExtractor(
+        teacher_model(args.teacher, args.teacher_cache), params.generalise.threads
+    )
+    records = read_records(args.records)
+    write_records(
+        teacher_labelled(records, teacher, args.cache, args.weight, params.train), args.out
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
