@@ -113,19 +113,9 @@ def test_png_and_jpeg_q90_of_one_photo_get_the_same_label(name, draft):
         )
 
 
-# A known weakness of the default model of 2026-12-03: chelsea is borderline (P(Real) 0.575
-# against a bar of 0.431) and mirrored falls to 0.337. The model of 2026-11-22 passed; the
-# recipe without more CIFAKE passes too (0.946 -> 0.931) but calls skimage's retina photo
-# fake. A model that fixes it makes the strict xfail fail: drop the mark.
-MIRROR_CASES = [
-    pytest.param(
-        name,
-        marks=pytest.mark.xfail(strict=True, reason="chelsea: P(Real) 0.575 -> 0.337 mirrored"),
-    )
-    if name == "chelsea"
-    else name
-    for name in PHOTOS
-]
+# The default model of 2026-12-03 failed chelsea (borderline, P(Real) 0.575 -> 0.337
+# mirrored); that of 2026-12-07 (noise, no reconstructions) passes every photo here.
+MIRROR_CASES = list(PHOTOS)
 
 
 @pytest.mark.parametrize("name", MIRROR_CASES)
