@@ -89,6 +89,18 @@ def with_teacher_labels(
     return rows, np.where(rng.random(len(rows)) < weight, teachers, own)
 
 
+def heads_on(
+    features: np.ndarray, y: np.ndarray, n_labels: int, real: int, params: TrainParams
+) -> TeacherFactory:
+    """The teacher: (rows to fit, rows to stop on) -> P(not real) of a head on ``features``."""
+
+    def fitted(rows: np.ndarray, stop: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        probe = fit_probe(features, y, rows, stop, n_labels, real, params)
+        return lambda scored: probe.fake_score(features[scored])
+
+    return fitted
+
+
 def as_indices(rows: np.ndarray) -> np.ndarray:
     return np.flatnonzero(rows) if rows.dtype == bool else rows
 
@@ -110,10 +122,7 @@ def distilled_probe(
     fit, stop = as_indices(fit), as_indices(stop)
     unique = np.unique(fit)
 
-    def teacher_head(rows: np.ndarray, stop_rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-        probe = fit_probe(teacher, y, rows, stop_rows, n_labels, real, params)
-        return lambda scored: probe.fake_score(teacher[scored])
-
+    teacher_head = heads_on(teacher, y, n_labels, real, params)
     opinion = out_of_fold_scores(unique, stop, teacher_head, OOF_FOLDS, params.seed)
     rows, targets = with_teacher_labels(
         fit, y, opinion[np.searchsorted(unique, fit)], weight, (real, fake), params.seed
@@ -140,10 +149,7 @@ def teacher_labelled(
     split = np.array([r.split for r in records])
     train, stop = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
 
-    def teacher_head(rows: np.ndarray, stop_rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-        probe = fit_probe(features, y, rows, stop_rows, len(labels), real, params)
-        return lambda scored: probe.fake_score(features[scored])
-
+    teacher_head = heads_on(features, y, len(labels), real, params)
     opinion = out_of_fold_scores(train, stop, teacher_head, OOF_FOLDS, params.seed)
     rows, drawn = with_teacher_labels(train, y, opinion, weight, (real, fake), params.seed, 1)
     relabelled = list(records)
