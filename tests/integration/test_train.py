@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
 import torch
 
 from ai_detector.inference.preprocess import preprocess_bytes
 from ai_detector.pipeline.backbone import backbone_image_spec
+from ai_detector.pipeline.data.records import read_records
 from ai_detector.pipeline.model import load_checkpoint
 from ai_detector.pipeline.prepare import prepare
 from ai_detector.pipeline.train import train
@@ -85,6 +88,42 @@ def test_unknown_recipe_is_refused(records, tmp_path):
 def test_second_run_reuses_cached_features(records, tmp_path, caplog):
     params = repo_params("train", epochs=5, augment_views=1, batch_size=8)
     train(params, records, tmp_path / "a", cache_dir=tmp_path / "cache")
-    caplog.set_level("INFO", logger="ai_detector.pipeline.train")
+    caplog.set_level("INFO", logger="ai_detector.pipeline.head")
     train(params, records, tmp_path / "b", cache_dir=tmp_path / "cache")
     assert any("0 images computed" in message for message in caplog.messages)
+
+
+def test_the_finetune_learns_the_soft_targets_it_is_given(records, tmp_path):
+    """Targets of 0.5/0.5 for every training image: cross-entropy against them cannot fall
+    below their entropy, ln 2, while against the labels it falls below it: the fine-tune
+    learns the targets it is given, not the labels."""
+    params = repo_params(
+        "train",
+        recipe="finetune",
+        lr=0.003,
+        weight_decay=0.01,
+        finetune_from=5,
+        epochs=30,
+        augment_views=1,
+        batch_size=8,
+        finetune_epochs=2,
+        finetune_batch_size=8,
+    )
+    cache = tmp_path / "cache"
+    uniform = {r.sha256: np.array([0.5, 0.5]) for r in read_records(records, "train")}
+    soft = train(params, records, tmp_path / "soft", cache, soft_targets=uniform)
+    hard = train(params, records, tmp_path / "hard", cache)
+    soft_losses = [h["train_loss"] for h in soft["finetune_history"][1:]]
+    hard_losses = [h["train_loss"] for h in hard["finetune_history"][1:]]
+    assert min(soft_losses) >= math.log(2) - 1e-4, soft_losses
+    assert min(hard_losses) < math.log(2), hard_losses
+    # Validation still judges by the labels: the same images, the same kind of loss.
+    assert hard["finetune_history"][0] == soft["finetune_history"][0]
+
+
+def test_soft_targets_must_cover_the_training_images_and_need_the_finetune(records, tmp_path):
+    params = repo_params("train", recipe="finetune", epochs=2, finetune_epochs=1, batch_size=8)
+    with pytest.raises(ValueError, match="no soft target"):
+        train(params, records, tmp_path, soft_targets={})
+    with pytest.raises(ValueError, match="finetune recipe only"):
+        train(repo_params("train", recipe="head"), records, tmp_path, soft_targets={})

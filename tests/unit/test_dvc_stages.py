@@ -42,12 +42,15 @@ def test_every_module_a_stage_runs_is_one_of_its_deps(name):
 
 
 def test_the_check_sees_function_level_and_indirect_imports():
-    """train imports finetune inside a function and softmax through inference.decision."""
+    """prepare imports the reconstruction inside a function; train imports softmax
+    through inference.decision and the head through its own module."""
+    prepare = closure("ai_detector.pipeline.prepare")
+    assert "ai_detector.pipeline.data.reconstruct" in prepare
     train = closure("ai_detector.pipeline.train")
-    assert {"ai_detector.pipeline.finetune", "ai_detector.inference.decision"} <= train
-    # ...and would fail without the dep: finetune.py is not under any other train dep.
-    deps = [d for d in STAGES["train"]["deps"] if d != "src/ai_detector/pipeline/finetune.py"]
-    assert not covered(SRC / "ai_detector" / "pipeline" / "finetune.py", deps)
+    assert {"ai_detector.pipeline.head", "ai_detector.inference.decision"} <= train
+    # ...and would fail without the dep: head.py is not under any other train dep.
+    deps = [d for d in STAGES["train"]["deps"] if d != "src/ai_detector/pipeline/head.py"]
+    assert not covered(SRC / "ai_detector" / "pipeline" / "head.py", deps)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ai_detector.inference.metadata import ModelMetadata
 from ai_detector.pipeline.data.records import Record, sha256_file
-from ai_detector.pipeline.distil import teacher_labelled
+from ai_detector.pipeline.distil import soft_targets, teacher_labelled, training_opinion
 from ai_detector.pipeline.generalise_folds import auc
 from ai_detector.pipeline.onnx_features import FeatureExtractor, cached_run
 from ai_detector.pipeline.params import load_params
@@ -192,12 +192,31 @@ def test_a_records_file_relabelled_by_the_teacher_keeps_val_and_test(wheel_index
         dataclasses.replace(r, label="Real") if i in wrong else r for i, r in enumerate(records)
     ]
     train = repo_params("train", epochs=60, batch_size=8, lr=0.05)
-    cache = tmp_path / "features"
-    same = teacher_labelled(given, extractor, cache, 0.0, train)
+    opinion = training_opinion(given, extractor, tmp_path / "features", train)
+    same = teacher_labelled(given, opinion, 0.0, seed=0)
     assert same == given  # weight 0: the labels alone
-    taught = teacher_labelled(given, extractor, cache, 1.0, train)
+    taught = teacher_labelled(given, opinion, 1.0, seed=0)
     assert [r for r in taught if r.split != "train"] == [r for r in given if r.split != "train"]
     assert [r.path for r in taught] == [r.path for r in given]
     # The teacher, fitted out of fold, sees the red: most wrong labels come back right.
     fixed = sum(taught[i].label == "AI-generated" for i in wrong)
     assert fixed >= len(wrong) / 2, (fixed, len(wrong))
+
+    # As soft targets: a distribution per training image, between label and teacher.
+    labels = opinion.labels
+    real, fake = labels.index("Real"), labels.index("AI-generated")
+    plain, half = soft_targets(given, opinion, 0.0), soft_targets(given, opinion, 0.5)
+    assert set(half) == {r.sha256 for r in given if r.split == "train"}
+    for row, p_fake in zip(opinion.rows, opinion.fake, strict=True):
+        sha, own = given[row].sha256, labels.index(given[row].label)
+        assert plain[sha] == pytest.approx(np.eye(len(labels))[own])
+        assert half[sha].sum() == pytest.approx(1.0)
+        assert half[sha][fake] == pytest.approx(0.5 * (own == fake) + 0.5 * p_fake)
+    # The red images wrongly labelled Real get more of AI-generated than the true reals.
+    true_reals = [r for r in records if r.split == "train" and r.label == "Real"]
+    assert min(half[given[i].sha256][fake] for i in wrong) > np.median(
+        [half[r.sha256][fake] for r in true_reals]
+    )
+    assert all(half[r.sha256][real] > 0.5 for r in true_reals)
+    with pytest.raises(ValueError, match="weight"):
+        soft_targets(given, opinion, 1.5)

@@ -3,6 +3,8 @@
     from ai_detector.pipeline.distil import distilled_probe        # the recipe rows
     python -m ai_detector.pipeline.distil --records data/prepared/records.csv \
         --out data/distilled/records.csv [--weight 0.5]             # for the train stage
+    python -m ai_detector.pipeline.distil --records data/prepared/records.csv \
+        --out data/distilled/models --soft [--weight 0.5]           # the fine-tune itself
 
 A student learns from a teacher what the labels alone do not say: which fakes look real
 and which photos look made. For that the teacher's opinion of a training image must not
@@ -15,8 +17,9 @@ one every other recipe uses. For the fine-tune the same draw, once per training 
 relabels a records file (validation and test keep their labels, so early stopping and
 every figure still judge by the truth); the train stage then runs on it unchanged.
 Measured, that fine-tune fell on five of the six evaluation-only sets (one fixed draw per
-image is label noise a backbone memorises; docs/experiments.md): an experiment, not a
-recipe.
+image is label noise a backbone memorises; docs/experiments.md). ``--soft`` avoids the
+draw: the fine-tune learns the mixture itself as soft targets (``soft_targets``) and
+writes a checkpoint as the train stage does. Both are experiments, not the recipe.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from ai_detector.pipeline.onnx_features import Extractor, cached_run
 from ai_detector.pipeline.params import TrainParams, load_params
 from ai_detector.pipeline.stage import LOG_FORMAT, RECORDS, stage_parser
 from ai_detector.pipeline.teacher import EmbeddingExtractor, teacher_model
+from ai_detector.pipeline.train import train
 
 log = logging.getLogger(__name__)
 
@@ -133,33 +137,67 @@ def distilled_probe(
     return fit_probe(x, t, own, np.arange(len(rows), len(x)), n_labels, real, params)
 
 
-def teacher_labelled(
-    records: list[Record],
-    teacher: Extractor,
-    cache: Path | None,
-    weight: float,
-    params: TrainParams,
-) -> list[Record]:
-    """``records`` with each training image's label drawn once from the mixture of its
-    label and the teacher's out-of-fold opinion (ai_detector.pipeline.distil)."""
+@dataclasses.dataclass(frozen=True)
+class TrainingOpinion:
+    """The teacher's out-of-fold P(not real) for each training record."""
+
+    labels: tuple[str, ...]
+    rows: np.ndarray  # indices of the training records
+    y: np.ndarray  # every record's label index
+    fake: np.ndarray  # per row of ``rows``
+
+
+def training_opinion(
+    records: list[Record], teacher: Extractor, cache: Path | None, params: TrainParams
+) -> TrainingOpinion:
     labels = ordered_labels({r.label for r in records})
-    real, fake = labels.index(REAL), labels.index(AI_GENERATED)
     features, _ = cached_run(teacher, records, cache, batch_size=32)
     y = np.array([labels.index(r.label) for r in records])
     split = np.array([r.split for r in records])
-    train, stop = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+    fit, stop = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+    teacher_head = heads_on(features, y, len(labels), labels.index(REAL), params)
+    fake = out_of_fold_scores(fit, stop, teacher_head, OOF_FOLDS, params.seed)
+    return TrainingOpinion(labels, fit, y, fake)
 
-    teacher_head = heads_on(features, y, len(labels), real, params)
-    opinion = out_of_fold_scores(train, stop, teacher_head, OOF_FOLDS, params.seed)
-    rows, drawn = with_teacher_labels(train, y, opinion, weight, (real, fake), params.seed, 1)
+
+def teacher_labelled(
+    records: list[Record], opinion: TrainingOpinion, weight: float, seed: int
+) -> list[Record]:
+    """``records`` with each training image's label drawn once from the mixture of its
+    label and the teacher's opinion."""
+    labels = opinion.labels
+    real, fake = labels.index(REAL), labels.index(AI_GENERATED)
+    rows, drawn = with_teacher_labels(
+        opinion.rows, opinion.y, opinion.fake, weight, (real, fake), seed, 1
+    )
     relabelled = list(records)
     for row, label in zip(rows, drawn, strict=True):
         relabelled[row] = dataclasses.replace(records[row], label=labels[label])
-    changed = int((drawn != y[rows]).sum())
+    changed = int((drawn != opinion.y[rows]).sum())
     log.info(
         "teacher weight %.2f: %d of %d training labels drawn otherwise", weight, changed, len(rows)
     )
     return relabelled
+
+
+def soft_targets(
+    records: list[Record], opinion: TrainingOpinion, weight: float
+) -> dict[str, np.ndarray]:
+    """sha256 -> ``(1 - weight) * one-hot label + weight * the teacher's distribution`` for
+    each training record; the teacher's P(not real) goes to the record's own label when
+    that is a fake one, else to AI-generated."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"the teacher's weight must be in [0, 1], got {weight}")
+    labels = opinion.labels
+    real, fake = labels.index(REAL), labels.index(AI_GENERATED)
+    targets = {}
+    for row, p_fake in zip(opinion.rows, opinion.fake, strict=True):
+        own = int(opinion.y[row])
+        teacher = np.zeros(len(labels))
+        teacher[real] = 1.0 - p_fake
+        teacher[own if own != real else fake] += p_fake
+        targets[records[row].sha256] = (1.0 - weight) * np.eye(len(labels))[own] + weight * teacher
+    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     parser = stage_parser(__doc__, paths)
     parser.add_argument("--weight", type=float, default=0.5, help="the teacher's share")
+    parser.add_argument(
+        "--soft",
+        action="store_true",
+        help="fine-tune towards the soft targets into --out (a models folder) "
+        "instead of writing relabelled records to --out",
+    )
     args = parser.parse_args(argv)
     if args.out is None:
         parser.error("--out is required")
@@ -181,9 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         teacher_model(args.teacher, args.teacher_cache), params.generalise.threads
     )
     records = read_records(args.records)
-    write_records(
-        teacher_labelled(records, teacher, args.cache, args.weight, params.train), args.out
-    )
+    opinion = training_opinion(records, teacher, args.cache, params.train)
+    if args.soft:
+        targets = soft_targets(records, opinion, args.weight)
+        train(params.train, args.records, args.out, args.cache, soft_targets=targets)
+    else:
+        write_records(teacher_labelled(records, opinion, args.weight, params.train.seed), args.out)
     return 0
 
 

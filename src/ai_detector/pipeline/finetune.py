@@ -7,6 +7,11 @@ BatchNorm's statistics stay frozen, which suits small CPU batches and costs one
 forward pass of the frozen part per image per epoch. Each epoch sees a fresh random
 augmentation of every training image.
 
+With ``soft_targets`` (sha256 -> a probability per label, e.g. the CLIP teacher's
+opinion mixed with the label, ai_detector.pipeline.distil) the training images are
+fitted towards those distributions instead of their labels; validation, early stopping
+and the threshold still go by the labels.
+
 Called by :mod:`ai_detector.pipeline.train` when ``train.recipe`` is ``finetune``.
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -32,8 +38,14 @@ from ai_detector.pipeline.params import TrainParams
 log = logging.getLogger(__name__)
 
 
-class ImageViews(Dataset[tuple[torch.Tensor, int]]):
-    """Records as (input, label index): the serving view, or a fresh augmentation per epoch."""
+# A label index, or a probability per label (CrossEntropyLoss takes either).
+Target = int | np.ndarray
+SoftTargets = Mapping[str, np.ndarray]
+
+
+class ImageViews(Dataset[tuple[torch.Tensor, Target]]):
+    """Records as (input, target): the serving view, or a fresh augmentation per epoch;
+    the target is the label's index, or the record's row of ``soft`` when given."""
 
     def __init__(
         self,
@@ -42,6 +54,7 @@ class ImageViews(Dataset[tuple[torch.Tensor, int]]):
         spec: ImageSpec,
         params: TrainParams,
         train: bool,
+        soft: SoftTargets | None = None,
     ) -> None:
         self.records, self.index, self.spec, self.params, self.train = (
             records,
@@ -50,12 +63,13 @@ class ImageViews(Dataset[tuple[torch.Tensor, int]]):
             params,
             train,
         )
+        self.soft = soft
         self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, Target]:
         record = self.records[item]
         image = decode_image(record.read_bytes(), draft_size=self.spec.resize_size)
         if self.train:
@@ -63,6 +77,8 @@ class ImageViews(Dataset[tuple[torch.Tensor, int]]):
             array = augment(image, self.spec, rng, self.params)
         else:
             array = preprocess_image(image, self.spec)
+        if self.soft is not None:
+            return torch.from_numpy(array), self.soft[record.sha256].astype(np.float32)
         return torch.from_numpy(array), self.index[record.label]
 
 
@@ -82,7 +98,7 @@ def trainable_parameters(model: DetectorNet, first_stage: int) -> list[torch.nn.
 
 @torch.no_grad()
 def predict_logits(
-    model: DetectorNet, loader: DataLoader[tuple[torch.Tensor, int]]
+    model: DetectorNet, loader: DataLoader[tuple[torch.Tensor, Target]]
 ) -> tuple[np.ndarray, np.ndarray]:
     model.eval()
     logits, labels = [], []
@@ -98,10 +114,15 @@ def finetune(
     val_records: list[Record],
     index: dict[str, int],
     params: TrainParams,
+    soft_targets: SoftTargets | None = None,
 ) -> dict[str, Any]:
     """Fine-tune in place; the best epoch by validation loss is kept. Returns the history."""
     spec = backbone_image_spec()
-    train_set = ImageViews(train_records, index, spec, params, train=True)
+    if soft_targets is not None:
+        missing = [r.sha256 for r in train_records if r.sha256 not in soft_targets]
+        if missing:
+            raise ValueError(f"{len(missing)} training images have no soft target")
+    train_set = ImageViews(train_records, index, spec, params, train=True, soft=soft_targets)
     val_loader = DataLoader(
         ImageViews(val_records, index, spec, params, train=False), batch_size=params.batch_size
     )

@@ -18,7 +18,7 @@
   JPEG ``reencode_quality``: ai_detector.pipeline.eval_sets); headline ``reencode_diff``:
   the largest |re-encoded - clean| ROC-AUC.
 
-The probe is cheap: the ``head`` recipe (train.fit_head with params.yaml's train settings)
+The probe is cheap: the ``head`` recipe (head.fit_head with params.yaml's train settings)
 on the model's own pooled features (the clean serving view, cached by
 ai_detector.onnx_features). For a fine-tuned model the backbone saw every group while it
 was tuned, so its leave-one-source-out figures are optimistic; for a ``head`` model the
@@ -142,7 +142,7 @@ def generalise(
         detail = {
             "model_version": extractor.metadata.version,
             "probe": (
-                "head recipe (train.fit_head: linear, AdamW, cosine, class weights, early stop; "
+                "head recipe (head.fit_head: linear, AdamW, cosine, class weights, early stop; "
                 f"lr {train.lr}, weight decay {train.weight_decay}, {train.epochs} epochs, "
                 f"patience {train.patience}) on the model's pooled fp32 features, clean view"
             ),

@@ -19,8 +19,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from ai_detector.pipeline.data.records import Record
+from ai_detector.pipeline.head import fit_head
 from ai_detector.pipeline.params import TrainParams
-from ai_detector.pipeline.train import fit_head
 
 # P(not real) for the rows a mask selects.
 Probe = Callable[[np.ndarray], np.ndarray]
