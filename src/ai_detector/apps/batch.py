@@ -1,4 +1,4 @@
-"""Folder walking, batched prediction and result files for ``ai-detector predict``.
+"""Folder walking and batched prediction for ``ai-detector predict``.
 
 :mod:`ai_detector.apps.cli` parses arguments and picks exit codes; this module does the
 work, and can be used from Python as well:
@@ -7,22 +7,16 @@ work, and can be used from Python as well:
         print(result.name, result.prediction or result.error_text)
 
 A file that cannot be read or decoded becomes a :class:`Result` with an error; it
-never stops the run. Output files are written to a temporary file beside the target
-and renamed at the end, so an interrupted run leaves no half-written CSV behind.
+never stops the run. The results become files or a table in :mod:`ai_detector.apps.results`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
 
 from ai_detector.inference.errors import CorruptImageError, ImageTooLargeError, InputError
 from ai_detector.inference.explain import Explanation, explain_bytes, write_overlay
@@ -32,7 +26,6 @@ from ai_detector.inference.preprocess import MAX_BYTES
 
 log = logging.getLogger(__name__)
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
 
 
@@ -202,103 +195,3 @@ def _predict_bytes(
         except Exception as error:
             outcomes.append(error)
     return outcomes
-
-
-# The provenance answer's fields that fit a CSV cell (ai_detector.inference.provenance).
-PROVENANCE_FIELDS = ("source", "claims", "generator", "signed", "valid")
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else json.dumps(value) if isinstance(value, bool) else str(value)
-
-
-def result_columns(labels: Sequence[str]) -> list[str]:
-    """path, label, confidence, prob_<label> for each model label, provenance_*, error."""
-    probabilities = (f"prob_{label}" for label in labels)
-    provenance = (f"provenance_{name}" for name in PROVENANCE_FIELDS)
-    return ["path", "label", "confidence", *probabilities, *provenance, "error"]
-
-
-def result_row(result: Result, labels: Sequence[str]) -> list[str | float | None]:
-    """The values under :func:`result_columns`: numbers stay numbers, provenance is the
-    cell's text, and None marks a blank (every verdict column of a failed file, the
-    error of a classified one). The CSV and the Ray engine's parquet both write this."""
-    found = result.prediction
-    if found is None:
-        blanks = (None for _ in (*labels, *PROVENANCE_FIELDS))
-        return [result.name, None, None, *blanks, result.error_text]
-    probabilities = [found.probabilities[label] for label in labels]
-    stated = ((found.provenance or {}).get(name) for name in PROVENANCE_FIELDS)
-    provenance = [None if value is None else _cell(value) for value in stated]
-    return [result.name, found.label, found.confidence, *probabilities, *provenance, None]
-
-
-class CsvWriter:
-    """One CSV line per :func:`result_row`, under a :func:`result_columns` header."""
-
-    def __init__(self, stream: IO[str], labels: Sequence[str]) -> None:
-        self.labels = tuple(labels)
-        self.writer = csv.writer(stream)
-        self.writer.writerow(result_columns(self.labels))
-
-    def write(self, result: Result) -> None:
-        self.writer.writerow(_cell(value) for value in result_row(result, self.labels))
-
-
-class JsonlWriter:
-    """One JSON object a line: the server's answer plus ``path`` and ``error``."""
-
-    def __init__(self, stream: IO[str], labels: Sequence[str]) -> None:
-        self.stream = stream
-
-    def write(self, result: Result) -> None:
-        body: dict[str, object] = {"path": result.name}
-        if result.prediction is not None:
-            body.update(result.prediction.to_dict(), error=None)
-        else:
-            body["error"] = {"type": result.error_type, "message": result.error_message}
-        self.stream.write(json.dumps(body, ensure_ascii=False) + "\n")
-
-
-WRITERS: dict[str, type[CsvWriter] | type[JsonlWriter]] = {"csv": CsvWriter, "jsonl": JsonlWriter}
-
-
-def output_problem(path: Path, overwrite: bool) -> str | None:
-    """Why results cannot be written to ``path``, or None when they can."""
-    if path.is_dir():
-        return f"{path} is a folder; give a file name such as {path / 'predictions.csv'}"
-    if path.exists() and not overwrite:
-        return f"{path} already exists; pass --overwrite to replace it"
-    if not path.parent.is_dir():
-        return f"the folder {path.parent} does not exist"
-    return None
-
-
-@contextlib.contextmanager
-def atomic_output(path: Path, overwrite: bool = False, binary: bool = False) -> Iterator[IO[Any]]:
-    """A text (or ``binary``) stream that becomes ``path`` only when the block finishes
-    without error."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    opened = (
-        os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", newline="", encoding="utf-8")
-    )
-    try:
-        with opened as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        os.chmod(temporary, 0o666 & ~_umask())
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} appeared while predicting; results not written")
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -26,19 +26,17 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO
 
-from ai_detector.apps.batch import (
+from ai_detector.apps.batch import Inputs, Result, collect_inputs, predict_files
+from ai_detector.apps.cli_explain import add_explain_parser, explain, explaining_predictor
+from ai_detector.apps.results import (
     JSONL_SUFFIXES,
     WRITERS,
-    Inputs,
-    Result,
     atomic_output,
-    collect_inputs,
+    format_table,
     output_problem,
-    predict_files,
 )
-from ai_detector.apps.cli_explain import add_explain_parser, explain, explaining_predictor
 from ai_detector.inference.predictor import Predictor
 
 log = logging.getLogger("ai_detector.apps.cli")
@@ -230,36 +228,6 @@ def _count_failed(results: Iterable[Result], consume: Callable[[Result], None]) 
             failed += 1
             log.debug("%s: %s", result.name, result.error_text)
     return failed
-
-
-def format_table(results: Sequence[Result], labels: Sequence[str]) -> str:
-    """Aligned columns: path, label, confidence, one percentage per label, provenance, error."""
-    header = ["path", "label", "confidence", *labels, "provenance", "error"]
-    rows = [header]
-    for result in results:
-        found = result.prediction
-        if found is None:
-            rows.append([result.name, "-", "-", *("-" for _ in labels), "-", result.error_text])
-        else:
-            shares = [f"{found.probabilities[label]:.1%}" for label in labels]
-            stated = provenance_summary(found.provenance)
-            rows.append([result.name, found.label, f"{found.confidence:.1%}", *shares, stated, ""])
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = (
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        for row in rows
-    )
-    return "".join(line.rstrip() + "\n" for line in lines)
-
-
-def provenance_summary(provenance: dict[str, Any] | None) -> str:
-    """'c2pa: ai-generated (signed, invalid)', 'iptc: ai-generated' or '-' for a table cell."""
-    if not provenance or provenance.get("source") == "none":
-        return "-"
-    text = f"{provenance['source']}: {provenance.get('claims') or 'no claim'}"
-    if provenance.get("signed") or provenance.get("valid") is not None:
-        text += " (valid)" if provenance.get("valid") else " (invalid)"
-    return text
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ pool runs :class:`ScoreBatch` over it with ``map_batches``: each actor holds one
 with ``--threads`` onnxruntime threads (default 1, so actors x threads = cores) and reads
 and scores a batch with the CLI's own :func:`~ai_detector.apps.batch.predict_chunk`, so a
 file that cannot be read or decoded becomes a row with its error, never a failed job.
-Rows are :func:`~ai_detector.apps.batch.result_row` (the CSV's columns), streamed into
+Rows are :func:`~ai_detector.apps.results.result_row` (the CSV's columns), streamed into
 one parquet file that replaces ``--out`` only at the end. Ray Data's progress bars show
 progress on stderr (``--quiet`` turns them off). Row order is not kept: join on ``path``.
 """
@@ -33,16 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ai_detector.apps.batch import (
-    InputFile,
-    Result,
-    atomic_output,
-    output_problem,
-    predict_chunk,
-    result_columns,
-    result_row,
-)
+from ai_detector.apps.batch import InputFile, Result, predict_chunk
 from ai_detector.apps.ray_inputs import FileReader, input_file, list_files
+from ai_detector.apps.results import atomic_output, output_problem, result_columns, result_row
 from ai_detector.inference.metadata import ModelMetadata
 from ai_detector.inference.predictor import Predictor, resolve_model_dir
 
