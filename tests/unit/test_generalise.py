@@ -90,6 +90,38 @@ def test_groups_by_class_prefix_and_manifest(tmp_path):
         dataclasses.replace(by_prefix, group_by="folder")
 
 
+def test_keep_groups_takes_one_generator_and_names_a_group_that_is_not_there(tmp_path):
+    root = tmp_path / "set"
+    _image(root / "fake" / "sdxl_1.jpg", 1, "red")
+    _image(root / "fake" / "flux_1.jpg", 2, "red")
+    _image(root / "fake" / "flux_2.jpg", 3, "red")
+    manifest = [
+        {"file": "fake/sdxl_1.jpg", "generator": "SDXL"},
+        {"file": "fake/flux_1.jpg", "generator": "FLUX.1-dev"},
+        {"file": "fake/flux_2.jpg", "generator": "FLUX.1-schnell"},
+    ]
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    flux = SourceConfig(
+        "faces",
+        "folder",
+        str(root),
+        {"fake": "AI-generated"},
+        group_by="manifest",
+        groups={"FLUX.1-dev": "FLUX.1", "FLUX.1-schnell": "FLUX.1"},
+        keep_groups=("FLUX.1",),
+    )
+    assert sorted(Path(r.path).name for r in read_source(flux)) == ["flux_1.jpg", "flux_2.jpg"]
+    sdxl = dataclasses.replace(flux, keep_groups=("SDXL",))
+    assert [Path(r.path).name for r in read_source(sdxl)] == ["sdxl_1.jpg"]
+    # The cap counts the kept records: one FLUX face of two, whichever the hash picks.
+    one = read_source(dataclasses.replace(flux, max_per_class=1))
+    assert len(one) == 1 and one[0].group == "FLUX.1"
+    with pytest.raises(SourceError, match=r"\['DALL-E 3'\] match no record.*'FLUX.1', 'SDXL'"):
+        read_source(dataclasses.replace(flux, keep_groups=("DALL-E 3",)))
+    with pytest.raises(ValueError, match="keep_groups needs a group_by"):
+        dataclasses.replace(flux, group_by="")
+
+
 def test_cifake_class_is_the_number_in_parentheses():
     assert cifake_class("train/REAL/1234 (7).jpg") == "7"
     assert cifake_class("train/FAKE/1234.jpg") == "1"

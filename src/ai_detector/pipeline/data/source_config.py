@@ -38,6 +38,9 @@ class SourceConfig:
     # source's manifest.json names for the file, up to " ("); ``groups`` renames keys.
     group_by: str = ""
     groups: dict[str, str] = field(default_factory=dict)
+    # Only the records of these groups (after renaming), e.g. one generator of a
+    # manifest for training and the others for evaluation; empty keeps all.
+    keep_groups: tuple[str, ...] = ()
     # github layout (pipeline.data.github): ``path`` is owner/name; the commit, the files
     # per source class (pathspec globs) and the re-encoding applied to both classes.
     commit: str = ""
@@ -55,6 +58,8 @@ class SourceConfig:
             raise ValueError(
                 f"source {self.name}: group_by must be one of {GROUP_BY}, got {self.group_by!r}"
             )
+        if self.keep_groups and not self.group_by:
+            raise ValueError(f"source {self.name}: keep_groups needs a group_by")
 
 
 class SourceError(ValueError):

@@ -135,10 +135,18 @@ def read_source(config: SourceConfig, cache_dir: Path | None = None) -> list[Rec
             raise SourceError(f"source {config.name}: {root} is not a folder")
         readers = {"folder": _read_folder, "split_folder": _read_split_folder, "csv": _read_csv}
         records = list(readers[config.layout](config, root))
-    if config.max_per_class:
-        records = _cap_per_class(records, config.max_per_class)
     if config.group_by:
         records = _with_groups(config, records)
+    if config.keep_groups:
+        found = {r.group for r in records}
+        if unknown := sorted(set(config.keep_groups) - found):
+            raise SourceError(
+                f"source {config.name}: keep_groups {unknown} match no record; "
+                f"its groups are {sorted(found)}"
+            )
+        records = [r for r in records if r.group in config.keep_groups]
+    if config.max_per_class:  # after keep_groups, so the cap counts the kept records
+        records = _cap_per_class(records, config.max_per_class)
     log.info("source %s: %d records", config.name, len(records))
     return records
 
