@@ -19,6 +19,7 @@ from sklearn.metrics import roc_auc_score
 from ai_detector.pipeline import logo as stage
 from ai_detector.pipeline.data.records import Record, read_records, sha256_file, write_records
 from ai_detector.pipeline.params import load_params
+from tests.conftest import TINY_TRAINING
 from tests.datasets_helpers import image_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -46,16 +47,9 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _params(tmp_path: Path, holdout: list[list[str]]) -> Path:
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    # The tiny training of tests/integration/test_train.py: learnt in seconds.
     raw["train"].update(
-        lr=0.003,
-        weight_decay=0.01,
-        epochs=30,
-        augment_views=1,
-        batch_size=8,
-        finetune_from=5,
+        TINY_TRAINING,
         finetune_epochs=8,  # the fold's own count below must win
-        finetune_batch_size=8,
         version="tiny-logo",
     )
     raw["logo"].update(holdout=holdout, finetune_epochs=1, batch_size=8, threads=1)

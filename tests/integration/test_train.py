@@ -15,7 +15,7 @@ from ai_detector.pipeline.data.records import read_records
 from ai_detector.pipeline.model import load_checkpoint
 from ai_detector.pipeline.prepare import prepare
 from ai_detector.pipeline.train import train
-from tests.conftest import encode_image, repo_params, textured_image
+from tests.conftest import TINY_TRAINING, encode_image, repo_params, textured_image
 from tests.datasets_helpers import make_folder_dataset, write_folder_sources
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -42,21 +42,13 @@ def records(tmp_path_factory):
     return work / "prepared" / "records.csv"
 
 
+def tiny_set_params(**changes):
+    return repo_params("train", **(TINY_TRAINING | changes))
+
+
 @pytest.mark.parametrize("recipe", ["head", "finetune"])
 def test_recipe_learns_and_saves_a_loadable_checkpoint(records, tmp_path, recipe):
-    params = repo_params(
-        "train",
-        recipe=recipe,
-        # A faster head than the real recipe's: the tiny set must be learnt in 30 epochs.
-        lr=0.003,
-        weight_decay=0.01,
-        finetune_from=5,
-        epochs=30,
-        augment_views=1,
-        batch_size=8,
-        finetune_epochs=1,
-        finetune_batch_size=8,
-    )
+    params = tiny_set_params(recipe=recipe, finetune_epochs=1)
     metrics = train(params, records, tmp_path, cache_dir=tmp_path / "cache")
     assert metrics["labels"] == ["Real", "AI-generated"]
     if recipe == "finetune":
@@ -97,18 +89,7 @@ def test_the_finetune_learns_the_soft_targets_it_is_given(records, tmp_path):
     """Targets of 0.5/0.5 for every training image: cross-entropy against them cannot fall
     below their entropy, ln 2, while against the labels it falls below it: the fine-tune
     learns the targets it is given, not the labels."""
-    params = repo_params(
-        "train",
-        recipe="finetune",
-        lr=0.003,
-        weight_decay=0.01,
-        finetune_from=5,
-        epochs=30,
-        augment_views=1,
-        batch_size=8,
-        finetune_epochs=2,
-        finetune_batch_size=8,
-    )
+    params = tiny_set_params(recipe="finetune", finetune_epochs=2)
     cache = tmp_path / "cache"
     uniform = {r.sha256: np.array([0.5, 0.5]) for r in read_records(records, "train")}
     soft = train(params, records, tmp_path / "soft", cache, soft_targets=uniform)
