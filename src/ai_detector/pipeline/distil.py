@@ -82,8 +82,7 @@ def with_teacher_labels(
     (real, fake): a copy the teacher draws fake keeps its row's own label when that is a
     fake one (AI-generated or Deepfake), else gets ``fake``.
     """
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"the teacher's weight must be in [0, 1], got {weight}")
+    _check_weight(weight)
     real, fake = labels
     rng = np.random.default_rng(seed)
     rows = np.repeat(rows, copies)
@@ -91,6 +90,11 @@ def with_teacher_labels(
     teacher_says_fake = rng.random(len(rows)) < np.repeat(teacher_fake, copies)
     teachers = np.where(teacher_says_fake, np.where(own != real, own, fake), real)
     return rows, np.where(rng.random(len(rows)) < weight, teachers, own)
+
+
+def _check_weight(weight: float) -> None:
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"the teacher's weight must be in [0, 1], got {weight}")
 
 
 def heads_on(
@@ -186,8 +190,7 @@ def soft_targets(
     """sha256 -> ``(1 - weight) * one-hot label + weight * the teacher's distribution`` for
     each training record; the teacher's P(not real) goes to the record's own label when
     that is a fake one, else to AI-generated."""
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"the teacher's weight must be in [0, 1], got {weight}")
+    _check_weight(weight)
     labels = opinion.labels
     real, fake = labels.index(REAL), labels.index(AI_GENERATED)
     targets = {}
