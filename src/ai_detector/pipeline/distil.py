@@ -1,50 +1,39 @@
 """Distillation of the CLIP teacher into the CNN: its head (recipes) or its fine-tune.
 
-    from ai_detector.pipeline.distil import distilled_probe        # the recipe rows
-    python -m ai_detector.pipeline.distil --records data/prepared/records.csv \
-        --out data/distilled/records.csv [--weight 0.5]             # for the train stage
-    python -m ai_detector.pipeline.distil --records data/prepared/records.csv \
-        --out data/distilled/models --soft [--weight 0.5]           # the fine-tune itself
+    from ai_detector.pipeline.distil import distilled_probe    # the recipe rows
+    from ai_detector.pipeline.distil import teacher_targets    # the train and logo stages
 
 A student learns from a teacher what the labels alone do not say: which fakes look real
 and which photos look made. For that the teacher's opinion of a training image must not
 come from a head fitted on that image (it would just repeat the label), so
 ``out_of_fold_scores`` gives each training row the P(not real) of a teacher head fitted
-on the other folds. ``with_teacher_labels`` then trains the student towards the soft
-target ``(1 - weight) * label + weight * teacher``, as labels drawn from it for a few
-copies of each row: the fitting code (``fit_probe``, hard labels, rows may repeat) is the
-one every other recipe uses. For the fine-tune the same draw, once per training image,
-relabels a records file (validation and test keep their labels, so early stopping and
-every figure still judge by the truth); the train stage then runs on it unchanged.
-Measured, that fine-tune fell on five of the six evaluation-only sets (one fixed draw per
-image is label noise a backbone memorises; docs/experiments.md). ``--soft`` avoids the
-draw: the fine-tune learns the mixture itself as soft targets (``soft_targets``) and
-writes a checkpoint as the train stage does. Both are experiments, not the recipe.
+on the other folds.
+
+The fine-tune (``train.teacher_weight``) learns ``(1 - weight) * label + weight *
+teacher`` as soft targets: ``teacher_targets`` turns the teacher's embeddings (stage
+``teacher``, ai_detector.pipeline.teacher) into them for the records given, so a
+leave-one-generator-out fold's teacher never sees the held-out group either. Validation
+and test keep their labels: early stopping and every figure judge by the truth. A head
+(``distilled_probe``) learns the same mixture as labels drawn from it for a few copies of
+each row, so that the fitting code every other recipe uses serves it unchanged.
+(Relabelling a records file by one such draw per image, measured on 2026-12-06, fell on
+five of six evaluation-only sets: label noise a backbone memorises. docs/experiments.md)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ai_detector.pipeline.data.records import (
-    AI_GENERATED,
-    REAL,
-    Record,
-    ordered_labels,
-    read_records,
-    write_records,
-)
+from ai_detector.pipeline.data.embeddings import TEACHER_SPLITS, read_embeddings
+from ai_detector.pipeline.data.records import AI_GENERATED, REAL, Record, ordered_labels
+from ai_detector.pipeline.finetune import SoftTargets
 from ai_detector.pipeline.generalise_folds import LinearProbe, fit_probe
-from ai_detector.pipeline.onnx_features import Extractor, cached_run
-from ai_detector.pipeline.params import TrainParams, load_params
-from ai_detector.pipeline.stage import LOG_FORMAT, RECORDS, stage_parser
-from ai_detector.pipeline.teacher import EmbeddingExtractor, teacher_model
-from ai_detector.pipeline.train import train
+from ai_detector.pipeline.params import TrainParams
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +141,11 @@ class TrainingOpinion:
 
 
 def training_opinion(
-    records: list[Record], teacher: Extractor, cache: Path | None, params: TrainParams
+    records: Sequence[Record], features: np.ndarray, params: TrainParams
 ) -> TrainingOpinion:
+    """Out of fold over the training records (``features``: the teacher's, one row per
+    record), each fold's head stopped early on the validation records."""
     labels = ordered_labels({r.label for r in records})
-    features, _ = cached_run(teacher, records, cache, batch_size=32)
     y = np.array([labels.index(r.label) for r in records])
     split = np.array([r.split for r in records])
     fit, stop = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
@@ -164,28 +154,8 @@ def training_opinion(
     return TrainingOpinion(labels, fit, y, fake)
 
 
-def teacher_labelled(
-    records: list[Record], opinion: TrainingOpinion, weight: float, seed: int
-) -> list[Record]:
-    """``records`` with each training image's label drawn once from the mixture of its
-    label and the teacher's opinion."""
-    labels = opinion.labels
-    real, fake = labels.index(REAL), labels.index(AI_GENERATED)
-    rows, drawn = with_teacher_labels(
-        opinion.rows, opinion.y, opinion.fake, weight, (real, fake), seed, 1
-    )
-    relabelled = list(records)
-    for row, label in zip(rows, drawn, strict=True):
-        relabelled[row] = dataclasses.replace(records[row], label=labels[label])
-    changed = int((drawn != opinion.y[rows]).sum())
-    log.info(
-        "teacher weight %.2f: %d of %d training labels drawn otherwise", weight, changed, len(rows)
-    )
-    return relabelled
-
-
 def soft_targets(
-    records: list[Record], opinion: TrainingOpinion, weight: float
+    records: Sequence[Record], opinion: TrainingOpinion, weight: float
 ) -> dict[str, np.ndarray]:
     """sha256 -> ``(1 - weight) * one-hot label + weight * the teacher's distribution`` for
     each training record; the teacher's P(not real) goes to the record's own label when
@@ -203,39 +173,29 @@ def soft_targets(
     return targets
 
 
-def main(argv: list[str] | None = None) -> int:
-    paths = {
-        "records": RECORDS,
-        "out": None,
-        "cache": "data/features",
-        "teacher": "configs/teacher.yaml",
-        "teacher_cache": "data/cache",
-    }
-    parser = stage_parser(__doc__, paths)
-    parser.add_argument("--weight", type=float, default=0.5, help="the teacher's share")
-    parser.add_argument(
-        "--soft",
-        action="store_true",
-        help="fine-tune towards the soft targets into --out (a models folder) "
-        "instead of writing relabelled records to --out",
+def teacher_targets(
+    records: Sequence[Record], teacher: Path, params: TrainParams
+) -> SoftTargets | None:
+    """The fine-tune's soft targets for the training records among ``records`` (None, and
+    nothing read, when ``params.teacher_weight`` is 0), from the teacher's embeddings of
+    their training and validation images in the folder ``teacher`` (stage teacher); only
+    these records teach the teacher."""
+    if not params.teacher_weight:
+        return None
+    embeddings = read_embeddings(teacher)
+    fitting = [r for r in records if r.split in TEACHER_SPLITS]
+    missing = sum(r.sha256 not in embeddings for r in fitting)
+    if missing:
+        raise ValueError(
+            f"the teacher's embeddings lack {missing} of {len(fitting)} training and "
+            f"validation images: run the teacher stage (dvc repro teacher) on these records"
+        )
+    features = np.stack([embeddings[r.sha256] for r in fitting])
+    opinion = training_opinion(fitting, features, params)
+    log.info(
+        "teacher weight %.2f: out-of-fold P(not real) of %d training images, median %.3f",
+        params.teacher_weight,
+        len(opinion.rows),
+        float(np.median(opinion.fake)),
     )
-    args = parser.parse_args(argv)
-    if args.out is None:
-        parser.error("--out is required")
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    params = load_params(args.params)
-    teacher = EmbeddingExtractor(
-        teacher_model(args.teacher, args.teacher_cache), params.generalise.threads
-    )
-    records = read_records(args.records)
-    opinion = training_opinion(records, teacher, args.cache, params.train)
-    if args.soft:
-        targets = soft_targets(records, opinion, args.weight)
-        train(params.train, args.records, args.out, args.cache, soft_targets=targets)
-    else:
-        write_records(teacher_labelled(records, opinion, args.weight, params.train.seed), args.out)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return soft_targets(fitting, opinion, params.teacher_weight)

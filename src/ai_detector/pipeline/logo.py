@@ -2,7 +2,7 @@
 
     python -m ai_detector.pipeline.logo [--params params.yaml]
         [--records data/prepared/records.csv] [--metrics metrics/logo.json]
-        [--detail metrics/logo_detail.json] [--cache data/features]
+        [--detail metrics/logo_detail.json] [--cache data/features] [--teacher data/teacher]
 
 (or ``dvc repro logo``). For each fold of ``logo.holdout`` (origin names, ``Record.origin``,
 held out together):
@@ -10,7 +10,9 @@ held out together):
 1. every record of those origins is dropped, from every split;
 2. the train stage's own ``train()`` trains on the rest with params.yaml's ``train``
    section, except ``finetune_epochs`` (``logo.finetune_epochs``): with the ``finetune``
-   recipe the backbone learns without ever seeing the held-out group;
+   recipe the backbone learns without ever seeing the held-out group, and with
+   ``train.teacher_weight`` > 0 so does the CLIP teacher whose opinion it learns from
+   (its heads are fitted on the fold's own records, ai_detector.pipeline.distil);
 3. the export stage's own ``export()`` writes its fp32 ONNX model (no int8);
 4. the inference core's Predictor scores every record of the held-out origins from its
    bytes. ROC-AUC of P(not real): on them alone when they hold both classes, else against
@@ -43,10 +45,11 @@ import numpy as np
 from ai_detector.inference.decision import decide
 from ai_detector.inference.predictor import Predictor
 from ai_detector.pipeline.data.records import REAL, Record, read_records, write_records
+from ai_detector.pipeline.distil import teacher_targets
 from ai_detector.pipeline.export import export
 from ai_detector.pipeline.generalise_folds import auc
 from ai_detector.pipeline.params import Params
-from ai_detector.pipeline.stage import RECORDS, optional_path, run_stage
+from ai_detector.pipeline.stage import RECORDS, TEACHER, optional_path, run_stage
 from ai_detector.pipeline.tracking import flatten, log_artifacts, log_metrics
 from ai_detector.pipeline.train import train
 
@@ -110,14 +113,15 @@ def score_records(
     return np.concatenate(scores), np.concatenate(verdicts)
 
 
-def run_fold(fold: Fold, params: Params, cache: Path | None) -> dict[str, Any]:
+def run_fold(fold: Fold, params: Params, cache: Path | None, teacher: Path) -> dict[str, Any]:
     """Train, export and score one fold in a temporary folder."""
     tuned = dataclasses.replace(params.train, finetune_epochs=params.logo.finetune_epochs)
     with tempfile.TemporaryDirectory(prefix="logo-") as folder:
         work = Path(folder)
         write_records(fold.kept, work / "records.csv")
         started = time.perf_counter()
-        trained = train(tuned, work / "records.csv", work, cache)
+        targets = teacher_targets(fold.kept, teacher, tuned)
+        trained = train(tuned, work / "records.csv", work, cache, soft_targets=targets)
         train_seconds = time.perf_counter() - started
         started = time.perf_counter()
         exported = export(
@@ -148,6 +152,7 @@ def run_fold(fold: Fold, params: Params, cache: Path | None) -> dict[str, Any]:
         "n_val": trained["n_val"],
         "recipe": params.train.recipe,
         "finetune_epochs": tuned.finetune_epochs,
+        "teacher_weight": tuned.teacher_weight,
         "finetune_best_epoch": trained.get("finetune_best_epoch"),
         "train_seconds": round(train_seconds, 1),
         "export_seconds": round(export_seconds, 1),
@@ -156,7 +161,7 @@ def run_fold(fold: Fold, params: Params, cache: Path | None) -> dict[str, Any]:
 
 
 def logo(
-    params: Params, records_path: Path, cache: Path | None
+    params: Params, records_path: Path, cache: Path | None, teacher: Path
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(headline, detail) over ``params.logo.holdout``; every fold is checked first."""
     records = read_records(records_path)
@@ -167,7 +172,7 @@ def logo(
         log.info(
             "fold %s: %d held out, training on %d records", name, len(fold.held), len(fold.kept)
         )
-        results[name] = run_fold(fold, params, cache)
+        results[name] = run_fold(fold, params, cache, teacher)
         log.info("fold %s: %s", name, json.dumps(results[name]))
     aucs = [f["roc_auc"] for f in results.values() if f["roc_auc"] is not None]
     headline = {
@@ -179,6 +184,7 @@ def logo(
         "how": (
             f"per fold: the records of its origins dropped from every split, train.train() "
             f"({params.train.recipe} recipe, {params.logo.finetune_epochs} fine-tune epochs, "
+            f"teacher weight {params.train.teacher_weight}, the teacher fitted without the fold, "
             f"the train section otherwise), export.export() fp32, scored by the Predictor; "
             f"train_seconds is the whole train() call, head features read from the cache "
             f"where the train stage left them"
@@ -194,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": "metrics/logo.json",
         "detail": "metrics/logo_detail.json",
         "cache": "data/features",
+        "teacher": TEACHER,
     }
     return run_stage("logo", __doc__, _run, argv, paths)
 
@@ -203,7 +210,7 @@ def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
     if mlflow is not None:  # the folds train with these too
         values = flatten(dataclasses.asdict(params.train), "train.")
         mlflow.log_params({k: str(v) for k, v in values.items()})
-    headline, detail = logo(params, args.records, cache)
+    headline, detail = logo(params, args.records, cache, args.teacher)
     for path, content in ((args.metrics, headline), (args.detail, detail)):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(content, indent=2) + "\n")

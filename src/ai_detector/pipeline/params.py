@@ -62,6 +62,9 @@ class TrainParams:
     finetune_batch_size: int
     recall_target: float
     threshold_policy: str  # "balanced" (max balanced accuracy) or "recall_target"
+    # recipe "finetune": each training image learns towards (1 - w) * its label + w * the
+    # CLIP teacher's out-of-fold opinion (ai_detector.pipeline.distil); 0: the labels alone.
+    teacher_weight: float
     version: str
 
     def __post_init__(self) -> None:
@@ -71,6 +74,10 @@ class TrainParams:
         low, high = self.rescale
         if not 0 < low <= high <= 1:
             raise ValueError(f"train.rescale must satisfy 0 < low <= high <= 1, got {self.rescale}")
+        if not 0.0 <= self.teacher_weight <= 1.0:
+            raise ValueError(f"train.teacher_weight must be in [0, 1], got {self.teacher_weight}")
+        if self.teacher_weight and self.recipe != "finetune":
+            raise ValueError("train.teacher_weight: soft targets are learnt by the finetune recipe")
 
 
 @dataclass(frozen=True)

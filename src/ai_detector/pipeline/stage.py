@@ -33,6 +33,7 @@ CHECKPOINT = "models/checkpoint.pt"
 MODEL = "models/model"
 EXPORT_REPORT = "metrics/export.json"
 EVALUATION = "metrics/evaluate.json"
+TEACHER = "data/teacher"
 
 StageBody = Callable[[argparse.Namespace, Params, Any], None]
 

