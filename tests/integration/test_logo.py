@@ -1,8 +1,10 @@
 """The logo stage end to end on tiny images: one fold really trains without its origin.
 
 Three origins: real photos, red fakes ("red-a") and more red fakes ("red-b", held out).
-The fold's model is trained by the pipeline's own train() and export(), and scored by the
-Predictor; spies on those calls show what each one was given.
+The fold's model is trained by the pipeline's own train() and export(), towards soft
+targets from a teacher fitted on the fold's records (its embeddings here: each image's
+mean colour, as the teacher stage's file holds them), and scored by the Predictor; spies
+on those calls show what each one was given.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
 
+from ai_detector.inference.preprocess import decode_image
 from ai_detector.pipeline import logo as stage
+from ai_detector.pipeline.data.embeddings import write_embeddings
 from ai_detector.pipeline.data.records import Record, read_records, sha256_file, write_records
 from ai_detector.pipeline.params import load_params
 from tests.conftest import TINY_TRAINING
@@ -42,6 +46,9 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
             split = "train" if i < 4 else "val" if i < 6 else "test"
             made.append(Record(str(path), label, "tiny", sha256_file(path), split, "", origin))
     write_records(made, root / "records.csv")
+    fitting = [r for r in made if r.split != "test"]
+    colours = [np.asarray(decode_image(r.read_bytes()), np.float32).mean((0, 1)) for r in fitting]
+    write_embeddings(root / "teacher", [r.sha256 for r in fitting], np.stack(colours) / 255)
     return root / "records.csv"
 
 
@@ -59,12 +66,17 @@ def _params(tmp_path: Path, holdout: list[list[str]]) -> Path:
 
 
 def test_a_fold_trains_without_its_origin_and_is_scored_on_it(records, tmp_path, monkeypatch):
-    seen: dict[str, list] = {"train": [], "export": [], "scored": []}
+    seen: dict[str, list] = {"train": [], "export": [], "scored": [], "teacher": []}
     train, export, score = stage.train, stage.export, stage.score_records
+    teacher_targets = stage.teacher_targets
 
-    def spy_train(params, records_path, out_dir, cache=None):
-        seen["train"].append((params, read_records(records_path)))
-        return train(params, records_path, out_dir, cache)
+    def spy_teacher(given, folder, params):
+        seen["teacher"].append(list(given))
+        return teacher_targets(given, folder, params)
+
+    def spy_train(params, records_path, out_dir, cache=None, soft_targets=None):
+        seen["train"].append((params, read_records(records_path), soft_targets))
+        return train(params, records_path, out_dir, cache, soft_targets=soft_targets)
 
     def spy_export(params, checkpoint, records_path, out_dir):
         seen["export"].append((params, read_records(records_path)))
@@ -78,22 +90,28 @@ def test_a_fold_trains_without_its_origin_and_is_scored_on_it(records, tmp_path,
     monkeypatch.setattr(stage, "train", spy_train)
     monkeypatch.setattr(stage, "export", spy_export)
     monkeypatch.setattr(stage, "score_records", spy_score)
+    monkeypatch.setattr(stage, "teacher_targets", spy_teacher)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)  # MLflow's artefacts (./mlruns) stay out of the repository
     metrics, detail = tmp_path / "metrics" / "logo.json", tmp_path / "metrics" / "detail.json"
     argv = ["--params", str(_params(tmp_path, [["red-b"]])), "--records", str(records)]
     argv += ["--metrics", str(metrics), "--detail", str(detail), "--cache", ""]
-    assert stage.main(argv) == 0
+    assert stage.main([*argv, "--teacher", str(records.parent / "teacher")]) == 0
 
-    # Training (and the export's parity check) never saw red-b, in any split.
-    ((train_params, trained_on),) = seen["train"]
+    # Training, its teacher and the export's parity check never saw red-b, in any split.
+    (taught_by,) = seen["teacher"]
+    assert {r.origin for r in taught_by} == {"photos", "red-a"}
+    ((train_params, trained_on, targets),) = seen["train"]
     assert {r.origin for r in trained_on} == {"photos", "red-a"}
+    assert set(targets) == {r.sha256 for r in trained_on if r.split == "train"}
+    assert train_params.teacher_weight == 0.5
     assert train_params.finetune_epochs == 1 and train_params.recipe == "finetune"
     ((export_params, exported_with),) = seen["export"]
     assert "red-b" not in {r.origin for r in exported_with} and not export_params.quantize
     fold = json.loads(detail.read_text())["folds"]["red-b"]
     assert fold["n_train"] == 8 and fold["n_val"] == 4  # photos and red-a only
     assert fold["finetune_epochs"] == 1 and fold["train_seconds"] > 0
+    assert fold["teacher_weight"] == 0.5
 
     # Scored: all eight red-b fakes, against the test reals of the other origins (2).
     (held, held_scores, held_fake), (against, against_scores, against_fake) = seen["scored"]
@@ -126,5 +144,5 @@ def test_unknown_origins_fail_before_any_training(records, monkeypatch):
     params = load_params(ROOT / "params.yaml")
     logo = dataclasses.replace(params.logo, holdout=(("red-b",), ("gpt-image",)))
     with pytest.raises(ValueError, match=r"no record has origin \['gpt-image'\]") as error:
-        stage.logo(dataclasses.replace(params, logo=logo), records, None)
+        stage.logo(dataclasses.replace(params, logo=logo), records, None, records.parent)
     assert "['photos', 'red-a', 'red-b']" in str(error.value)
