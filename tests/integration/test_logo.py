@@ -130,12 +130,16 @@ def test_a_fold_trains_without_its_origin_and_is_scored_on_it(records, tmp_path,
     headline = json.loads(metrics.read_text())
     assert headline == {"logo_mean": fold["roc_auc"], "logo_min": fold["roc_auc"]}
 
+    _check_the_mlflow_run(tmp_path / "mlflow.db", fold["roc_auc"])
+
+
+def _check_the_mlflow_run(store: Path, roc_auc: float) -> None:
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
     (run,) = client.search_runs([client.get_experiment_by_name("ai-detector").experiment_id])
     assert run.data.tags["stage"] == "logo"
-    assert run.data.metrics["logo_mean"] == fold["roc_auc"]
+    assert run.data.metrics["logo_mean"] == roc_auc
     assert run.data.params["holdout"] == "(('red-b',),)"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ai_detector.inference.metadata import ModelMetadata
 from ai_detector.pipeline.model_card import WEAK_BAR, main
 from tests.conftest import TINY_INPUT
@@ -22,7 +24,7 @@ def metrics(accuracy: float, balanced: float) -> dict:
     }
 
 
-def write_inputs(folder: Path) -> list[str]:
+def write_inputs(folder: Path, teacher_weight: float | None = None) -> list[str]:
     latency = {
         "batch1_ms": 9.87,
         "batch1_ms_p25": 9.5,
@@ -50,7 +52,7 @@ def write_inputs(folder: Path) -> list[str]:
         fake_threshold=0.6125,
         temperature=1.4321,
         precision="int8-MinMax/float1",
-        extra={"export": export},
+        extra={"export": export, "teacher_weight": teacher_weight},
         **TINY_INPUT,
     ).save(model)
     per_class = {
@@ -99,6 +101,21 @@ def test_every_figure_comes_from_the_files(tmp_path):
     assert "| jpeg_q50 | 0.812 | 0.700 | 0.700 | 0.101 |" in card
     assert "fp32 9.9 ms at batch 1 and 123 img/s" in card
     assert "| MinMax/float1 | 0.000 | 0.995 | 0.010 | 0.057 | 9.870 | 9.5-10.2 | 123.400 |" in card
+
+
+@pytest.mark.parametrize("weight", [None, 0.0])
+def test_a_model_taught_without_the_teacher_says_nothing_of_it(tmp_path, weight):
+    main(write_inputs(tmp_path, weight))
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert "teacher" not in card
+
+
+def test_the_teachers_share_in_training_is_on_the_card(tmp_path):
+    main(write_inputs(tmp_path, 0.25))
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert (
+        "learnt towards 0.75 x its label + 0.25 x the out-of-fold P(not real) of the CLIP" in card
+    )
 
 
 def test_weak_sources_and_classes_are_listed(tmp_path):

