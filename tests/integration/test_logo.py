@@ -58,6 +58,7 @@ def _params(tmp_path: Path, holdout: list[list[str]]) -> Path:
         TINY_TRAINING,
         finetune_epochs=8,  # the fold's own count below must win
         version="tiny-logo",
+        teacher_weight=0.5,
     )
     raw["logo"].update(holdout=holdout, finetune_epochs=1, batch_size=8, threads=1)
     path = tmp_path / "params.yaml"

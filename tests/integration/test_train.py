@@ -57,6 +57,7 @@ def test_recipe_learns_and_saves_a_loadable_checkpoint(records, tmp_path, recipe
     assert saved["temperature"] == pytest.approx(metrics["temperature"])
     model, metadata = load_checkpoint(tmp_path / "checkpoint.pt")
     assert metadata.extra["recipe"] == recipe
+    assert "teacher_weight" not in metadata.extra  # taught by nothing: no mention
     spec = metadata.image_spec
     assert spec == backbone_image_spec()
     fake = preprocess_bytes(

@@ -56,7 +56,11 @@ def test_bad_export_settings_are_refused_with_the_reason(tmp_path, export, messa
         ("logo", {"epochs": 2}, "unknown logo keys"),
         ("train", {"teacher_weight": 1.5}, "teacher_weight must be in [0, 1]"),
         ("train", {"teacher_weight": -0.1}, "teacher_weight must be in [0, 1]"),
-        ("train", {"recipe": "head"}, "soft targets are learnt by the finetune recipe"),
+        (
+            "train",
+            {"recipe": "head", "teacher_weight": 0.5},
+            "soft targets are learnt by the finetune recipe",
+        ),
     ],
 )
 def test_bad_settings_of_other_sections_are_refused_with_the_reason(

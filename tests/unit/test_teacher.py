@@ -205,4 +205,4 @@ def test_with_weight_0_the_stage_fetches_nothing_and_training_reads_nothing(tmp_
     untaught = repo_params("train", teacher_weight=0.0)
     assert teacher_targets(records, tmp_path / "nowhere", untaught) is None
     with pytest.raises(FileNotFoundError, match="run the teacher stage first"):
-        teacher_targets(records, tmp_path / "nowhere", repo_params("train"))
+        teacher_targets(records, tmp_path / "nowhere", repo_params("train", teacher_weight=0.5))

@@ -93,11 +93,9 @@ def train(
         backbone=BACKBONE,
         **dataclasses.asdict(spec),
         temperature=temperature,
-        extra={
-            "architecture": {"taps": list(params.taps)},
-            "recipe": params.recipe,
-            "teacher_weight": params.teacher_weight if soft_targets is not None else 0.0,
-        },
+        extra={"architecture": {"taps": list(params.taps)}, "recipe": params.recipe}
+        # Only a taught model says so: one taught by nothing keeps the metadata it always had.
+        | ({} if soft_targets is None else {"teacher_weight": params.teacher_weight}),
     )
     threshold = choose_threshold(
         softmax(val_logits, temperature),
