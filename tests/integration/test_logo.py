@@ -122,6 +122,7 @@ def test_a_fold_trains_without_its_origin_and_is_scored_on_it(records, tmp_path,
     assert (fold["n"], fold["n_fake"], fold["n_against"]) == (8, 8, 2)
     y = np.r_[np.ones(8, bool), np.zeros(2, bool)]
     assert fold["roc_auc"] == pytest.approx(roc_auc_score(y, np.r_[held_scores, against_scores]))
+    assert fold["roc_auc_by_against_origin"] == {"photos": pytest.approx(fold["roc_auc"])}
     assert fold["accuracy"] == pytest.approx(held_fake.mean())
     assert fold["accuracy_against"] == pytest.approx((~against_fake).mean())
     # red-a taught "red is fake": the unseen red generator ranks above the reals

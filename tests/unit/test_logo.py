@@ -3,10 +3,11 @@ tests/integration/test_logo.py runs a whole fold)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ai_detector.pipeline.data.records import Record
-from ai_detector.pipeline.logo import make_fold
+from ai_detector.pipeline.logo import auc_by_origin, make_fold
 
 SPLITS = ("train", "train", "val", "test")
 
@@ -74,3 +75,13 @@ def test_an_unknown_origin_is_named_with_the_origins_that_exist():
 def test_a_fold_that_leaves_training_without_a_class_is_refused():
     with pytest.raises(ValueError, match="lacks reals or fakes"):
         make_fold(RECORDS, ["photos", "mixed"])
+
+
+def test_the_held_out_scores_are_ranked_against_each_origin_alone():
+    fold = make_fold(RECORDS, ["gan"])
+    against = [*fold.against, *_records("faces", "Real")[-1:]]  # a second origin's test real
+    by_origin = auc_by_origin(
+        np.ones(4, bool), np.array([0.6, 0.6, 0.6, 0.6]), against, np.array([0.1, 0.1, 0.9])
+    )
+    # Above every photo, below the one real face: a content bias, not a blind spot for all.
+    assert by_origin == {"faces": 0.0, "mixed": 1.0, "photos": 1.0}
