@@ -273,6 +273,8 @@ def test_repro_prints_and_writes_the_generalisation_figures(project):
     assert "unseen_auc" not in headline  # evaluation-only sets: in the detail, not a metric
     card = (project / "models" / "MODEL_CARD.md").read_text()
     assert "## Generalisation" in card and "held-out origin" in card
+    fold = json.loads((project / "metrics" / "logo_detail.json").read_text())["folds"]["sbi-tiny"]
+    assert f"| sbi-tiny | {fold['n']} | {fold['n_against']} " in card  # the logo stage's fold
     shown = subprocess.run(
         ["dvc", "metrics", "show"],
         cwd=project,

@@ -133,3 +133,40 @@ def test_the_deepfake_limit_is_only_on_a_model_that_answers_deepfake(tmp_path):
     weak = (tmp_path / "model" / "MODEL_CARD.md").read_text().split("## Weak spots")[1]
     assert "self-blended" not in weak
     assert "one seeded split" in weak
+
+
+def _logo_detail(folder: Path) -> Path:
+    fold = {"n": 200, "n_against": 764, "scored_against": "test reals of the other origins"}
+    detail = {
+        "headline": {"logo_mean": 0.6336, "logo_min": 0.3148},
+        "how": "per fold: retrained without it",
+        "folds": {
+            "midjourney": {**fold, "roc_auc": 0.9525, "accuracy": 0.857},
+            "stylegan2": {
+                **fold,
+                "roc_auc": 0.3148,
+                "accuracy": 0.0,
+                "roc_auc_by_against_origin": {"ffhq": 0.2012, "imagenet": 0.4567},
+            },
+        },
+    }
+    path = folder / "logo_detail.json"
+    path.write_text(json.dumps(detail))
+    return path
+
+
+def test_generators_never_trained_on_are_on_the_card_and_weak_ones_listed(tmp_path):
+    assert main([*write_inputs(tmp_path), "--logo", str(_logo_detail(tmp_path))]) == 0
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert "ROC-AUC mean 0.634, minimum 0.315. How: per fold: retrained without it." in card
+    assert "| midjourney | 200 | 764 test reals of the other origins | 0.953 |  | 0.857 |" in card
+    # The origin the held-out fakes rank lowest against: here real faces, for GAN faces.
+    assert "| stylegan2 | 200 | 764 test reals of the other origins | 0.315 | ffhq 0.201 |" in card
+    weak = card.split("## Weak spots")[1]
+    assert "generator `stylegan2` when never trained on: ROC-AUC 0.315, 0.000" in weak
+    assert "midjourney" not in weak
+
+
+def test_a_card_without_the_logo_stage_has_no_such_section(tmp_path):
+    main(write_inputs(tmp_path))
+    assert "leave-one-generator-out" not in (tmp_path / "model" / "MODEL_CARD.md").read_text()
