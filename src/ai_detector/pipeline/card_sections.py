@@ -27,17 +27,16 @@ def logo_section(detail: dict[str, Any]) -> list[str]:
     head = detail["headline"]
     rows = []
     for name, fold in detail["folds"].items():
-        # The reals it is ranked against, origin by origin: a generator that only beats
-        # some of them is held back by content (faces against faces), not by its traces.
+        # The other class origin by origin: a generator that beats only some of them is
+        # held back by content (GAN faces against real faces), not caught by its traces.
         by_origin = fold.get("roc_auc_by_against_origin", {})
-        weakest = min(by_origin.items(), key=lambda kv: kv[1] or 0.0) if by_origin else None
         rows.append(
             [
                 name,
                 fold["n"],
                 f"{fold['n_against']} {fold['scored_against']}",
                 fold["roc_auc"],
-                f"{weakest[0]} {fmt(weakest[1])}" if weakest else "",
+                ", ".join(f"{origin} {fmt(value)}" for origin, value in by_origin.items()),
                 fold["accuracy"],
             ]
         )
@@ -55,7 +54,7 @@ def logo_section(detail: dict[str, Any]) -> list[str]:
                 "n",
                 "scored against",
                 "ROC-AUC",
-                "lowest against one origin",
+                "against each origin alone",
                 "accuracy on it",
             ],
             rows,
@@ -68,7 +67,7 @@ def logo_weak_spots(detail: dict[str, Any] | None) -> list[str]:
         return []
     return [
         f"generator `{name}` when never trained on: ROC-AUC {fmt(fold['roc_auc'])}, "
-        f"{fmt(fold['accuracy'])} of its images called fake (a new generator of its kind "
+        f"{fold['accuracy']:.0%} of its images called fake (a new generator of its kind "
         f"passes as real)"
         for name, fold in detail["folds"].items()
         if fold["roc_auc"] is not None and fold["roc_auc"] < WEAK_BAR
