@@ -67,8 +67,8 @@ def logo_weak_spots(detail: dict[str, Any] | None) -> list[str]:
         return []
     return [
         f"generator `{name}` when never trained on: ROC-AUC {fmt(fold['roc_auc'])}, "
-        f"{fold['accuracy']:.0%} of its images called fake (a new generator of its kind "
-        f"passes as real)"
+        f"{fold['accuracy']:.0%} of its images called fake (a generator of its kind that "
+        f"training never saw is missed more often than the test split suggests)"
         for name, fold in detail["folds"].items()
         if fold["roc_auc"] is not None and fold["roc_auc"] < WEAK_BAR
     ]
