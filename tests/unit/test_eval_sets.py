@@ -77,13 +77,14 @@ def _record(path: Path, label: str, origin: str, split: str = "test") -> Record:
 
 @pytest.fixture
 def sets(tmp_path):
-    """A fakes-only evaluation set, a faces set, a both-class set, and test reals, one of
-    which is the very same image as one of the fakes."""
+    """A fakes-only evaluation set, a faces set, a both-class set, a reals-only set, and
+    test reals (one of which is the very same image as one of the fakes) and a test fake."""
     twin = _png((300, 200), seed=7, tint="red")
     folders = {
         "unseen": {"fake": [twin, _png((900, 600), 8, "red")]},
         "faces-set": {"fake": [_png((400, 400), 9, "red"), _png((300, 300), 10, "red")]},
         "mixed": {"fake": [_png((500, 300), 11, "red")], "real": [_png((500, 300), 12)]},
+        "cameras": {"real": [_png((800, 600), 15), _png((600, 800), 16, "red")]},
     }
     sources = []
     for name, classes in folders.items():
@@ -136,11 +137,12 @@ def test_both_classes_are_re_encoded_alike_and_scored_from_those_bytes(sets):
     # Every image on both sides of the re-encoded figures: from reencode()'s bytes.
     scored = sorted(seen[again])
     fakes = [p for name in ("unseen", "faces-set", "mixed") for p in root.glob(f"{name}/fake/*")]
+    fakes.append(root / "test" / "fake.png")  # the reals-only set's partner
     reals = [
         root / "mixed" / "real" / "0.png",
+        *(root / "cameras" / "real" / n for n in ("0.png", "1.png")),
         *(root / "test" / n for n in ("twin.png", "face.png")),
     ]
-    assert len(fakes) == 5
     assert scored == sorted([f"AI-generated:{p}" for p in fakes] + [f"Real:{p}" for p in reals])
     for key, array in seen[again].items():
         path = Path(key.split(":", 1)[1])
@@ -156,18 +158,46 @@ def test_both_classes_are_re_encoded_alike_and_scored_from_those_bytes(sets):
     expected = preprocess_bytes(reencode(resized_face(face, 250, 480), 1200, 70), SPEC)
     assert list(faces) == [f"Real:{face.path}"]
     assert np.array_equal(faces[f"Real:{face.path}"], expected)
-    # Only reals are partners: the test split's fake is scored in no view.
-    assert not any(str(test[2].path) in key for view in seen.values() for key in view)
+    # The test split's fake is a partner of the reals-only set alone.
+    cameras = results["cameras"]
+    assert cameras["against"] == "test fakes" and cameras["n_against"] == 1
     unseen = results["unseen"]
     assert unseen["against"] == "test reals" and unseen["n_against"] == 2
     assert results["faces-set"]["against"] == "ffhq test faces"
     assert results["mixed"]["against"] == "its own reals" and results["mixed"]["n_against"] == 0
-    for entry in results.values():
-        for key in ("roc_auc", "roc_auc_reencoded", "fake_recall", "fake_recall_reencoded"):
+    for name, entry in results.items():
+        for key in ("roc_auc", "roc_auc_reencoded"):
             assert entry[key] is not None
+        has_fakes, has_reals = name != "cameras", name in ("mixed", "cameras")
+        for view in ("", "_reencoded"):
+            assert (entry[f"fake_recall{view}"] is not None) == has_fakes, name
+            assert (entry[f"false_positive_rate{view}"] is not None) == has_reals, name
         assert entry["reencode_diff"] == pytest.approx(
             entry["roc_auc_reencoded"] - entry["roc_auc"]
         )
+
+
+def test_reals_called_not_real_at_the_threshold_are_the_false_positive_rate(sets):
+    params, test, root = sets
+    given = {
+        root / "cameras" / "real" / "0.png": 0.9,  # a camera photo called AI: a false positive
+        root / "cameras" / "real" / "1.png": 0.1,
+        root / "test" / "fake.png": 0.5,
+        root / "mixed" / "real" / "0.png": 0.2,
+        root / "mixed" / "fake" / "0.png": 0.8,
+    }
+
+    def scorer(records, tag, image_bytes):
+        return np.array([given.get(Path(r.path), 0.7) for r in records])
+
+    results = score_sets(scorer, params, test, threshold=0.6)
+    cameras, mixed = results["cameras"], results["mixed"]
+    assert cameras["false_positive_rate"] == pytest.approx(0.5)
+    assert cameras["roc_auc"] == pytest.approx(0.5)  # the fake ranks above one of two reals
+    assert cameras["fake_recall"] is None
+    assert mixed["false_positive_rate"] == 0.0 and mixed["fake_recall"] == 1.0
+    assert mixed["roc_auc"] == 1.0
+    assert results["unseen"]["false_positive_rate"] is None
 
 
 def test_the_headline_is_the_largest_absolute_difference():

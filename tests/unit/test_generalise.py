@@ -205,6 +205,11 @@ def test_cifake_classes_and_evaluation_sets(tmp_path):
         ]
     }
     sources["sources"][0]["classes"] = {"fake": "AI-generated"}
+    cameras = tmp_path / "cameras"
+    for i in range(3):
+        _image(cameras / "real" / f"c{i}.jpg", 800 + i, "none")
+    camera_source = {"name": "cameras", "layout": "folder", "path": str(cameras)}
+    sources["sources"].append({**camera_source, "classes": {"real": "Real"}})
     (tmp_path / "eval.yaml").write_text(yaml.safe_dump(sources))
     params = repo_params(
         "generalise",
@@ -225,6 +230,11 @@ def test_cifake_classes_and_evaluation_sets(tmp_path):
     # Re-encoded alike (long side 1600, JPEG q75), red stays red: nothing moves.
     assert entry["roc_auc_reencoded"] == 1.0 and entry["reencode_diff"] == 0.0
     assert headline["reencode_diff"] == 0.0
+    # Camera photos alone: ranked against the red test fakes, none called not real.
+    cameras_entry = detail["evaluation_sets"]["cameras"]
+    assert cameras_entry["against"] == "test fakes" and cameras_entry["roc_auc"] == 1.0
+    assert headline["cameras_fpr"] == cameras_entry["false_positive_rate"] == 0.0
+    assert "faces_fpr" not in headline  # no real photo in that set
 
 
 def test_real_faces_are_resized_into_the_fakes_size_range(tmp_path):

@@ -111,12 +111,23 @@ def generalisation_section(detail: dict[str, Any]) -> list[str]:
     for name, entry in detail["evaluation_sets"].items():
         again = entry.get("roc_auc_reencoded")
         rows.append(
-            [name, entry["n"], entry["against"], entry["roc_auc"], again, entry["fake_recall"]]
+            [
+                name,
+                entry["n"],
+                entry["against"],
+                entry["roc_auc"],
+                again,
+                entry["fake_recall"],
+                entry.get("false_positive_rate"),  # absent from figures of before 2026-12-07
+            ]
         )
         groups = entry["per_group"]
         if len(groups) > 1:  # a set of one origin has its row already
-            rows += [[f"{name}: {g}", f["n"], "", f["roc_auc"], "", ""] for g, f in groups.items()]
-    lines += table(["set", "n", "against", "ROC-AUC", "re-encoded", "fake recall"], rows)
+            rows += [
+                [f"{name}: {g}", f["n"], "", f["roc_auc"], "", "", ""] for g, f in groups.items()
+            ]
+    header = ["set", "n", "against", "ROC-AUC", "re-encoded", "fake recall", "reals called AI"]
+    lines += table(header, rows)
     return lines
 
 

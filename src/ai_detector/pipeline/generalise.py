@@ -12,11 +12,13 @@
 - CIFAKE leave-classes-out: the CIFAKE classes (the number in parentheses in the file
   name; ``N.jpg`` is class 1) are held out two at a time; accuracy on them.
 - Evaluation-only sets (``generalise.eval_sources``), scored by the model itself: per
-  set and per generator family. Fakes-only sets are scored against real test images;
-  faces against the ``face_reals`` group's test faces resized to ``face_sizes`` px. Each
-  set again after both classes are re-encoded alike (long side ``reencode_long_side``,
-  JPEG ``reencode_quality``: ai_detector.pipeline.eval_sets); headline ``reencode_diff``:
-  the largest |re-encoded - clean| ROC-AUC.
+  set and per generator family. Fakes-only sets are scored against real test images,
+  reals-only sets (camera originals) against fake ones, and at the model's threshold the
+  share of real photos called not real is kept (``*_fpr``); faces against the
+  ``face_reals`` group's test faces resized to ``face_sizes`` px. Each set again after
+  both classes are re-encoded alike (long side ``reencode_long_side``, JPEG
+  ``reencode_quality``: ai_detector.pipeline.eval_sets); headline ``reencode_diff``: the
+  largest |re-encoded - clean| ROC-AUC.
 
 The probe is cheap: the ``head`` recipe (head.fit_head with params.yaml's train settings)
 on the model's own pooled features (the clean serving view, cached by
@@ -137,6 +139,12 @@ def generalise(
             "loso_auc_min": float(np.min(aucs)),
             "cifake_lco_acc": float(np.mean(accuracies)) if accuracies else None,
             **{f"{short}_auc": sets[name]["roc_auc"] for name, short in short_names(sets).items()},
+            # Real photos called not real, for the sets that hold real photos.
+            **{
+                f"{short}_fpr": sets[name]["false_positive_rate"]
+                for name, short in short_names(sets).items()
+                if sets[name]["false_positive_rate"] is not None
+            },
             "reencode_diff": largest_reencode_diff(sets),
         }
         detail = {
