@@ -81,6 +81,11 @@ docker: ## Build both images (needs a Docker engine with BuildKit)
 repro: $(STAMP) ## Run the training pipeline (dvc repro) on the data in configs/sources
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
+SEEDS ?= 42 7 123
+PARAMS ?= params.yaml
+seeds: $(STAMP) ## A recipe's run-to-run spread: the train section of PARAMS (params.yaml) at SEEDS (42 7 123), after `make repro`; about 40 min per seed
+	$(BIN)/python -m ai_detector.pipeline.seeds --seeds $(SEEDS) --params $(PARAMS)
+
 dvc-remote-dagshub: ## Add DagsHub as a DVC remote; needs DAGSHUB_USER, DAGSHUB_REPO, DAGSHUB_TOKEN and `pip install dvc-s3`
 	@test -n "$$DAGSHUB_USER" -a -n "$$DAGSHUB_REPO" -a -n "$$DAGSHUB_TOKEN" || { echo "set DAGSHUB_USER, DAGSHUB_REPO and DAGSHUB_TOKEN"; exit 1; }
 	$(BIN)/dvc remote add --force dagshub s3://dvc
@@ -110,4 +115,4 @@ bench: $(STAMP) ## In-process limit vs our TorchServe vs an eager fp32 baseline,
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf build $(LOGS) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup mar serve demo stop browser test test-avx2 test-fast lint repro dvc-remote-dagshub default-model docker bot loadtest loadtest-ramp bench clean
+.PHONY: help setup mar serve demo stop browser test test-avx2 test-fast lint repro seeds dvc-remote-dagshub default-model docker bot loadtest loadtest-ramp bench clean

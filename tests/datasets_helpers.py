@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
+from ai_detector.pipeline.data.records import Record, sha256_file
 from tests.conftest import encode_image, textured_image
 
 
@@ -14,6 +16,20 @@ def image_bytes(index: int, fake: bool, size: tuple[int, int] = (64, 48)) -> byt
     return encode_image(
         textured_image(size, seed=index, tint="red" if fake else "none"), "JPEG", quality=90
     )
+
+
+def origin_records(root: Path, origins: Sequence[tuple[str, str, int]]) -> list[Record]:
+    """Tiny JPEGs under ``root/<origin>/`` for each (origin, label, count), fakes red, as
+    records of source "tiny": of each origin 4 train, 2 val and the rest test."""
+    made = []
+    for k, (origin, label, count) in enumerate(origins):
+        for i in range(count):
+            path = root / origin / f"{i}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(image_bytes(100 * k + i, label != "Real"))
+            split = "train" if i < 4 else "val" if i < 6 else "test"
+            made.append(Record(str(path), label, "tiny", sha256_file(path), split, "", origin))
+    return made
 
 
 def make_folder_dataset(

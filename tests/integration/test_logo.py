@@ -21,10 +21,10 @@ from sklearn.metrics import roc_auc_score
 from ai_detector.inference.preprocess import decode_image
 from ai_detector.pipeline import logo as stage
 from ai_detector.pipeline.data.embeddings import write_embeddings
-from ai_detector.pipeline.data.records import Record, read_records, sha256_file, write_records
+from ai_detector.pipeline.data.records import read_records, write_records
 from ai_detector.pipeline.params import load_params
 from tests.conftest import TINY_TRAINING
-from tests.datasets_helpers import image_bytes
+from tests.datasets_helpers import origin_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -37,14 +37,7 @@ ORIGINS = (("photos", "Real", 8), ("red-a", "AI-generated", 8), ("red-b", "AI-ge
 @pytest.fixture(scope="module")
 def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("logo")
-    made = []
-    for k, (origin, label, count) in enumerate(ORIGINS):
-        for i in range(count):
-            path = root / origin / f"{i}.jpg"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(image_bytes(100 * k + i, label != "Real"))
-            split = "train" if i < 4 else "val" if i < 6 else "test"
-            made.append(Record(str(path), label, "tiny", sha256_file(path), split, "", origin))
+    made = origin_records(root, ORIGINS)
     write_records(made, root / "records.csv")
     fitting = [r for r in made if r.split != "test"]
     colours = [np.asarray(decode_image(r.read_bytes()), np.float32).mean((0, 1)) for r in fitting]
