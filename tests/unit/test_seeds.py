@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -40,9 +41,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_make_seeds_runs_the_module_the_readme_names():
     # -n prints the recipe without running it; -o keeps make from setting up .venv first.
+    # Under `make test` the outer make's flags would reach this one: it starts clean.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
     def recipe(*extra: str) -> str:
-        command = ["make", "-n", "-o", ".venv/.installed", "seeds", *extra]
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        command = ["make", "--no-print-directory", "-n", "-o", ".venv/.installed", "seeds"]
+        done = subprocess.run(
+            [*command, *extra], check=False, cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     readme = (ROOT / "README.md").read_text()
     documented = "python -m ai_detector.pipeline.seeds --seeds 42 7 123 --params params.yaml"
