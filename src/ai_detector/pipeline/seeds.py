@@ -56,11 +56,12 @@ def run_seed(
     fp32 = dataclasses.replace(params.export, quantize=False)
     export(fp32, out_dir / "checkpoint.pt", records_path, out_dir / "model")
     headline, detail = generalise(params.generalise, seeded, out_dir / "model", records_path, cache)
+    # Over the sets that hold fakes (a reals-only set ranks real photos against the test
+    # fakes, another kind of figure); None if one of them has no figure, so that every
+    # run's mean is over the same sets.
     sets = detail["evaluation_sets"].values()
-    fakes = [
-        s["roc_auc"] for s in sets if s["fake_recall"] is not None and s["roc_auc"] is not None
-    ]
-    headline["eval_mean"] = float(np.mean(fakes)) if fakes else None
+    found = [s["roc_auc"] for s in sets if s["fake_recall"] is not None]
+    headline["eval_mean"] = float(np.mean(found)) if found and None not in found else None
     headline["model_version"] = detail["model_version"]
     (out_dir / "generalise_detail.json").write_text(json.dumps(detail, indent=2) + "\n")
     figures.write_text(json.dumps(headline, indent=2) + "\n")
