@@ -70,6 +70,15 @@ class View(NamedTuple):
     faces_bytes: ImageBytes
 
 
+class Partners(NamedTuple):
+    """The test images a one-class set is ranked against, and how they are viewed."""
+
+    against: str  # recorded in the figures
+    records: list[Record]
+    are_fake: bool = False
+    resized_faces: bool = False
+
+
 def views(params: GeneraliseParams) -> list[View]:
     """The clean view, then the re-encoded one: the same images, each re-encoded alike."""
     low, high = params.face_sizes
@@ -109,23 +118,24 @@ def score_sets(
         records = read_source(config)
         is_fake = np.array([r.label != REAL for r in records])
         if is_fake.any() and not is_fake.all():
-            against, partners = "its own reals", []
+            partners = Partners("its own reals", [], are_fake=False)
         elif not is_fake.any():  # real photos only: ranked against the test fakes
-            against, partners = "test fakes", fakes
+            partners = Partners("test fakes", fakes, are_fake=True)
         elif config.name == params.faces_source:
-            against, partners = f"{params.face_reals} test faces", faces
+            # Resized into the fake faces' size range, or size would rank them.
+            partners = Partners(f"{params.face_reals} test faces", faces, resized_faces=True)
         else:
-            against, partners = "test reals", reals
-        partner_is_fake = np.full(len(partners), against == "test fakes")
-        entry: dict[str, Any] = {"n": len(records), "against": against}
+            partners = Partners("test reals", reals)
+        partner_is_fake = np.full(len(partners.records), partners.are_fake)
+        entry: dict[str, Any] = {"n": len(records), "against": partners.against}
         for view in views(params):
             scores = fake_scores(records, view.tag, view.image_bytes)
-            if not partners:
+            if not partners.records:
                 partner = np.zeros(0)
-            elif partners is faces:  # resized into the fake faces' size range first
-                partner = fake_scores(partners, view.faces_tag, view.faces_bytes)
+            elif partners.resized_faces:
+                partner = fake_scores(partners.records, view.faces_tag, view.faces_bytes)
             else:
-                partner = fake_scores(partners, view.tag, view.image_bytes)
+                partner = fake_scores(partners.records, view.tag, view.image_bytes)
             entry["n_against"] = len(partner)
             y = np.r_[is_fake, partner_is_fake]
             entry[f"roc_auc{view.suffix}"] = auc(y, np.r_[scores, partner])
