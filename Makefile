@@ -86,6 +86,11 @@ PARAMS ?= params.yaml
 seeds: $(STAMP) ## A recipe's run-to-run spread: the train section of PARAMS (params.yaml) at SEEDS (42 7 123), after `make repro`; about 40 min per seed
 	$(BIN)/python -m ai_detector.pipeline.seeds --seeds $(SEEDS) --params $(PARAMS)
 
+RECORDS ?= data/prepared/records.csv
+SPLIT_FILE ?= configs/splits.csv
+freeze-splits: $(STAMP) ## Freeze the split of RECORDS (data/prepared) into SPLIT_FILE (configs/splits.csv); to re-split on purpose, prepare with `prepare.splits: ""` first, then retrain
+	$(BIN)/python -m ai_detector.pipeline.data.splits $(RECORDS) $(SPLIT_FILE)
+
 dvc-remote-dagshub: ## Add DagsHub as a DVC remote; needs DAGSHUB_USER, DAGSHUB_REPO, DAGSHUB_TOKEN and `pip install dvc-s3`
 	@test -n "$$DAGSHUB_USER" -a -n "$$DAGSHUB_REPO" -a -n "$$DAGSHUB_TOKEN" || { echo "set DAGSHUB_USER, DAGSHUB_REPO and DAGSHUB_TOKEN"; exit 1; }
 	$(BIN)/dvc remote add --force dagshub s3://dvc

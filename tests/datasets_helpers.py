@@ -33,13 +33,14 @@ def origin_records(root: Path, origins: Sequence[tuple[str, str, int]]) -> list[
 
 
 def make_folder_dataset(
-    root: Path, per_class: int = 10, classes: tuple[str, ...] = ("real", "fake")
+    root: Path, per_class: int = 10, classes: tuple[str, ...] = ("real", "fake"), offset: int = 0
 ) -> Path:
+    """``per_class`` images per class folder; another ``offset`` gives other images."""
     for name in classes:
         (root / name).mkdir(parents=True, exist_ok=True)
         for index in range(per_class):
             (root / name / f"{index}.jpg").write_bytes(
-                image_bytes(index + 1000 * classes.index(name), name != "real")
+                image_bytes(offset + index + 1000 * classes.index(name), name != "real")
             )
     return root
 

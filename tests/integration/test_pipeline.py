@@ -38,6 +38,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ignore=shutil.ignore_patterns("default_model", "__pycache__", "*.egg-info"),
     )
     (work / "configs" / "sources").mkdir(parents=True)
+    # The repository's frozen splits: none of the tiny images is in them, so all are drawn.
+    shutil.copy(ROOT / "configs" / "splits.csv", work / "configs" / "splits.csv")
     make_teacher_index(work / "teacher-index")
     shutil.copy(work / "teacher-index" / "teacher.yaml", work / "configs" / "teacher.yaml")
     # Evaluation-only sets for the generalise stage: fakes alone, scored against the test reals.

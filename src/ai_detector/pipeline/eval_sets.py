@@ -118,7 +118,7 @@ def score_sets(
         records = read_source(config)
         is_fake = np.array([r.label != REAL for r in records])
         if is_fake.any() and not is_fake.all():
-            partners = Partners("its own reals", [], are_fake=False)
+            partners = Partners("its own reals", [])
         elif not is_fake.any():  # real photos only: ranked against the test fakes
             partners = Partners("test fakes", fakes, are_fake=True)
         elif config.name == params.faces_source:

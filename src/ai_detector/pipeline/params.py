@@ -20,6 +20,8 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class PrepareParams:
     sources: str
+    # sha256 -> split of the records whose split is frozen (pipeline.data.splits); "" = none.
+    splits: str
     seed: int
     val_fraction: float
     test_fraction: float

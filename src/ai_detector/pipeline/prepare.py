@@ -35,6 +35,7 @@ from ai_detector.pipeline.data.blend import encode_like, self_blend
 from ai_detector.pipeline.data.records import DEEPFAKE, REAL, Record, write_records
 from ai_detector.pipeline.data.shortcuts import image_attributes, log_flags, shortcut_report
 from ai_detector.pipeline.data.sources import SourceConfig, read_source
+from ai_detector.pipeline.data.splits import assign_splits
 from ai_detector.pipeline.params import Params, PrepareParams
 from ai_detector.pipeline.stage import run_stage
 from ai_detector.pipeline.tracking import log_artifacts, log_metrics
@@ -105,26 +106,6 @@ def deduplicate(records: list[Record]) -> tuple[list[Record], list[dict[str, str
         kept.append(group[0])
         dropped += [{"path": r.path, "reason": f"duplicate of {group[0].path}"} for r in group[1:]]
     return kept, dropped
-
-
-def assign_splits(records: list[Record], params: PrepareParams) -> list[Record]:
-    """Stratified by (source, label) with a fixed seed; a source's own test split stays test."""
-    rng = random.Random(params.seed)
-    strata: dict[tuple[str, str], list[Record]] = defaultdict(list)
-    result = []
-    for record in sorted(records, key=lambda r: r.sha256):
-        if record.source_split == "test":
-            result.append(record.with_split("test"))
-        else:
-            strata[(record.source, record.label)].append(record)
-    for group in strata.values():
-        rng.shuffle(group)
-        n_test = round(len(group) * params.test_fraction)
-        n_val = round(len(group) * params.val_fraction)
-        for index, record in enumerate(group):
-            split = "test" if index < n_test else "val" if index < n_test + n_val else "train"
-            result.append(record.with_split(split))
-    return sorted(result, key=lambda r: (r.split, r.source, r.label, r.path))
 
 
 def synthesize_deepfakes(
