@@ -168,29 +168,3 @@ def test_report_counts_files_carrying_provenance_per_source_and_label(tmp_path):
             "Real": {"files": 7, "camera-exif": 1},
         }
     }
-
-
-def test_adding_a_source_moves_no_image_of_another_between_splits(tmp_path):
-    """Drawn splits (no split file): adding a source moves no image of another source."""
-    folder = {"layout": "folder", "classes": {"real": "Real", "fake": "AI-generated"}}
-    first = {"name": "set", "path": str(make_folder_dataset(tmp_path / "set", per_class=30))}
-    added = [
-        {
-            "name": f"new{i}",
-            "path": str(make_folder_dataset(tmp_path / f"new{i}", 40, offset=10_000 * (i + 1))),
-        }
-        for i in range(4)
-    ]
-
-    def splits(name: str, sources: list[dict]) -> dict[str, str]:
-        path = write_sources(tmp_path / f"{name}.yaml", [folder | s for s in sources])
-        params = repo_params(
-            "prepare", sources=path, splits="", seed=3, deepfakes_from="", reconstruct_from=()
-        )
-        prepare(params, tmp_path / name)
-        records = read_records(tmp_path / name / "records.csv")
-        return {r.sha256: r.split for r in records if r.source == "set"}
-
-    alone = splits("alone", [first])
-    assert set(alone.values()) == {"train", "val", "test"}
-    assert splits("with-others", [*added[:2], first, *added[2:]]) == alone

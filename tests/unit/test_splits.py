@@ -43,6 +43,19 @@ def test_frozen_splits_survive_a_new_seed_and_new_sources(tmp_path):
     assert unfrozen != first
 
 
+def test_without_a_split_file_adding_a_source_moves_no_image_of_another(tmp_path):
+    first = {"name": "set", "path": str(make_folder_dataset(tmp_path / "set", per_class=30))}
+    added = [
+        {"name": f"new{i}", "path": str(make_folder_dataset(tmp_path / f"new{i}", 40, offset=i))}
+        for i in range(10_000, 50_000, 10_000)
+    ]
+    alone = prepared_splits(tmp_path, "alone", [first], splits="", seed=3)
+    others = prepared_splits(tmp_path, "others", [*added[:2], first, *added[2:]], splits="", seed=3)
+
+    assert {split for _, split in alone.values()} == {"train", "val", "test"}
+    assert {sha: others[sha] for sha in alone} == alone
+
+
 def test_a_sources_own_test_split_outranks_the_frozen_file(tmp_path):
     params = repo_params("prepare", splits="", seed=1, val_fraction=0.0, test_fraction=0.0)
     benchmark_test = Record("a.jpg", "Real", "bench", "a" * 64, source_split="test")
