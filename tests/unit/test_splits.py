@@ -73,6 +73,11 @@ def test_a_split_file_with_an_unknown_split_is_refused(tmp_path):
         read_frozen(path)
 
 
+def test_a_missing_split_file_names_the_setting_and_the_way_to_write_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"prepare\.splits .* `make freeze-splits`"):
+        read_frozen(tmp_path / "absent.csv")
+
+
 def test_the_repository_split_file_names_each_image_once_in_a_known_split():
     frozen = read_frozen(repo_params("prepare").splits)
     lines = Path(repo_params("prepare").splits).read_text().splitlines()

@@ -42,6 +42,11 @@ def read_frozen(path: str | Path) -> dict[str, str]:
     """sha256 -> split from a split file; "" names no file (every split drawn)."""
     if not path:
         return {}
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"prepare.splits names {path}, which is not a file: write it with `make"
+            ' freeze-splits`, or set prepare.splits to "" to draw every split'
+        )
     with Path(path).open(newline="") as handle:
         frozen = {row["sha256"]: row["split"] for row in csv.DictReader(handle)}
     unknown = set(frozen.values()) - set(SPLITS)
