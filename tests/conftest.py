@@ -7,6 +7,8 @@ test run itself.
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -127,3 +129,12 @@ def repo_params(section: str, **changes: Any) -> Any:
 
     values = getattr(load_params(Path(__file__).resolve().parents[1] / "params.yaml"), section)
     return dataclasses.replace(values, **changes)
+
+
+def run_make(*args: str) -> subprocess.CompletedProcess[str]:
+    """`make <args>` in the repository, its output captured. -o: the .venv is set up
+    already; the outer `make test`'s flags must not reach this make, so it starts clean."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    command = ["make", "--no-print-directory", "-o", ".venv/.installed", *args]
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False)

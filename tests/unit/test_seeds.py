@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from ai_detector.pipeline.seeds import spread, table
+from tests.conftest import run_make
 
 
 def test_the_spread_is_over_the_figures_every_run_has():
@@ -40,15 +39,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_make_seeds_runs_the_module_the_readme_names():
-    # -n prints the recipe without running it; -o keeps make from setting up .venv first.
-    # Under `make test` the outer make's flags would reach this one: it starts clean.
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-
+    # -n prints the recipe without running it.
     def recipe(*extra: str) -> str:
-        command = ["make", "--no-print-directory", "-n", "-o", ".venv/.installed", "seeds"]
-        done = subprocess.run(
-            [*command, *extra], check=False, cwd=ROOT, env=env, capture_output=True, text=True
-        )
+        done = run_make("-n", "seeds", *extra)
         assert done.returncode == 0, done.stderr
         return done.stdout
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,11 +9,10 @@ import pytest
 from ai_detector.pipeline.data.records import Record, read_records, write_records
 from ai_detector.pipeline.data.splits import assign_splits, main, read_frozen
 from ai_detector.pipeline.prepare import prepare
-from tests.conftest import repo_params
+from tests.conftest import repo_params, run_make
 from tests.datasets_helpers import make_folder_dataset
 from tests.unit.test_prepare import write_sources
 
-ROOT = Path(__file__).resolve().parents[2]
 FOLDER = {"layout": "folder", "classes": {"real": "Real", "fake": "AI-generated"}}
 
 
@@ -91,16 +88,7 @@ def test_make_freeze_splits_writes_the_split_of_every_prepared_record(tmp_path):
         for i, split in enumerate(["train", "val", "test", "train"])
     ]
     write_records(records, tmp_path / "records.csv")
-    # -o: the .venv is set up already; the outer `make test`'s flags must not reach this make.
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     paths = [f"RECORDS={tmp_path / 'records.csv'}", f"SPLIT_FILE={tmp_path / 'splits.csv'}"]
-    done = subprocess.run(
-        ["make", "--no-print-directory", "-o", ".venv/.installed", "freeze-splits", *paths],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_make("freeze-splits", *paths)
     assert done.returncode == 0, done.stderr
     assert read_frozen(tmp_path / "splits.csv") == {r.sha256: r.split for r in records}
